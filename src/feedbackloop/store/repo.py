@@ -1,0 +1,283 @@
+"""The store's repository: tenant-scoped reads and writes that the CLI, connectors and jobs share.
+
+Reads for the engine return pandas DataFrames with the domain's column names; writes are idempotent
+upserts keyed by the CRM's ids, so re-importing or re-syncing the same records changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from feedbackloop.crypto import SecretBox
+from feedbackloop.errors import UsageError
+from feedbackloop.store.db import Database
+from feedbackloop.store.models import (
+    Credential,
+    DealRow,
+    MessageRow,
+    OptimizerStateRow,
+    SyncStateRow,
+    TemplateRow,
+    TemplateStatusChange,
+    Tenant,
+)
+from feedbackloop.store.upsert import upsert_rows
+
+__all__ = ["DEFAULT_TENANT", "Store", "TenantRef", "utcnow"]
+
+DEFAULT_TENANT = "default"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRef:
+    """A tenant as the rest of the code sees it."""
+
+    id: int
+    name: str
+    provider: str
+    external_id: str | None
+    settings: dict[str, Any]
+
+
+def _ref(row: Tenant) -> TenantRef:
+    return TenantRef(row.id, row.name, row.provider, row.external_id, dict(row.settings or {}))
+
+
+def _aware(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """SQLite hands back naive datetimes (stored as UTC); make every time column UTC-aware."""
+    for column in columns:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+class Store:
+    """Tenant-scoped persistence over a :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- tenants ---------------------------------------------------------------------------------
+    def list_tenants(self) -> list[TenantRef]:
+        with self.db.session() as s:
+            return [_ref(t) for t in s.scalars(sa.select(Tenant).order_by(Tenant.name))]
+
+    def get_tenant(self, name: str) -> TenantRef | None:
+        with self.db.session() as s:
+            row = s.scalar(sa.select(Tenant).where(Tenant.name == name))
+            return _ref(row) if row else None
+
+    def create_tenant(
+        self,
+        name: str,
+        provider: str = "csv",
+        external_id: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> TenantRef:
+        """Create a tenant, or return the existing one of that name (idempotent)."""
+        with self.db.session() as s:
+            row = Tenant(
+                name=name,
+                provider=provider,
+                external_id=external_id,
+                settings=settings or {},
+                created_at=utcnow(),
+            )
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                existing = self.get_tenant(name)
+                assert existing is not None
+                return existing
+            return _ref(row)
+
+    def update_tenant(self, tenant: TenantRef, **values: Any) -> TenantRef:
+        with self.db.session() as s:
+            s.execute(sa.update(Tenant).where(Tenant.id == tenant.id).values(**values))
+            s.commit()
+        updated = self.get_tenant(values.get("name", tenant.name))
+        assert updated is not None
+        return updated
+
+    def resolve_tenant(self, name: str | None, *, create: bool = True) -> TenantRef:
+        """The tenant a command should act on.
+
+        With a name: that tenant (created when ``create``). Without: the only tenant, or ``default``
+        when there are none; several tenants and no name is a usage error listing them.
+        """
+        if name:
+            found = self.get_tenant(name)
+            if found:
+                return found
+            if create:
+                return self.create_tenant(name)
+            known = ", ".join(t.name for t in self.list_tenants()) or "none yet"
+            raise UsageError(f"unknown tenant {name!r} (known tenants: {known})")
+        tenants = self.list_tenants()
+        if len(tenants) == 1:
+            return tenants[0]
+        if not tenants:
+            if not create:
+                raise UsageError("there are no tenants yet; import data or connect a CRM first")
+            return self.create_tenant(DEFAULT_TENANT)
+        names = ", ".join(t.name for t in tenants)
+        raise UsageError(f"several tenants exist ({names}); choose one with --tenant")
+
+    # -- deals, messages, templates --------------------------------------------------------------
+    def upsert(self, model: type[Any], tenant: TenantRef, rows: Iterable[dict[str, Any]]) -> int:
+        """Upsert domain rows (dicts with the table's column names, without tenant_id)."""
+        table = model.__table__
+        keys = [c.name for c in table.primary_key.columns]
+        with self.db.engine.begin() as conn:
+            return upsert_rows(conn, table, ({"tenant_id": tenant.id, **r} for r in rows), keys=keys)
+
+    def count(self, model: type[Any], tenant: TenantRef) -> int:
+        with self.db.session() as s:
+            return int(
+                s.scalar(sa.select(sa.func.count()).select_from(model).where(model.tenant_id == tenant.id))
+                or 0
+            )
+
+    def deals_frame(self, tenant: TenantRef) -> pd.DataFrame:
+        """All deals of a tenant, one row per deal."""
+        return self._frame(DealRow, tenant, ["created_at", "closed_at", "crm_updated_at"])
+
+    def messages_frame(self, tenant: TenantRef) -> pd.DataFrame:
+        """All messages of a tenant, one row per message."""
+        return self._frame(MessageRow, tenant, ["sent_at"])
+
+    def templates_frame(self, tenant: TenantRef) -> pd.DataFrame:
+        """All templates of a tenant with their status and pin."""
+        return self._frame(TemplateRow, tenant, ["status_changed_at"])
+
+    def _frame(self, model: type[Any], tenant: TenantRef, time_columns: list[str]) -> pd.DataFrame:
+        table = model.__table__
+        columns = [c for c in table.columns if c.name != "tenant_id"]
+        query = sa.select(*columns).where(table.c.tenant_id == tenant.id)
+        with self.db.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        return _aware(frame, time_columns)
+
+    # -- template status -------------------------------------------------------------------------
+    def set_template_status(
+        self,
+        tenant: TenantRef,
+        template_id: str,
+        status: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        pinned: bool | None = None,
+        run_id: int | None = None,
+    ) -> str | None:
+        """Change a template's status (and pin), recording the change; returns the old status."""
+        with self.db.session() as s:
+            row = s.get(TemplateRow, (tenant.id, template_id))
+            if row is None:
+                raise UsageError(f"unknown template {template_id!r} in tenant {tenant.name!r}")
+            old = row.status
+            new_pin = row.pinned if pinned is None else pinned
+            if old == status and new_pin == row.pinned:
+                return old
+            now = utcnow()
+            row.status, row.pinned, row.status_changed_at = status, new_pin, now
+            s.add(
+                TemplateStatusChange(
+                    tenant_id=tenant.id,
+                    template_id=template_id,
+                    old_status=old,
+                    new_status=status,
+                    pinned=new_pin,
+                    actor=actor,
+                    reason=reason,
+                    run_id=run_id,
+                    changed_at=now,
+                )
+            )
+            s.commit()
+            return old
+
+    def template_history(self, tenant: TenantRef, template_id: str) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = s.scalars(
+                sa.select(TemplateStatusChange)
+                .where(
+                    TemplateStatusChange.tenant_id == tenant.id,
+                    TemplateStatusChange.template_id == template_id,
+                )
+                .order_by(TemplateStatusChange.id)
+            )
+            return [
+                {
+                    "old_status": r.old_status,
+                    "new_status": r.new_status,
+                    "pinned": r.pinned,
+                    "actor": r.actor,
+                    "reason": r.reason,
+                    "changed_at": r.changed_at.isoformat(),
+                }
+                for r in rows
+            ]
+
+    # -- sync state, optimizer state -------------------------------------------------------------
+    def get_state(
+        self, model: type[SyncStateRow] | type[OptimizerStateRow], tenant: TenantRef, key: str
+    ) -> dict[str, Any]:
+        with self.db.session() as s:
+            row = s.get(model, (tenant.id, key))
+            return dict(getattr(row, "state", None) or {})
+
+    def put_state(
+        self,
+        model: type[SyncStateRow] | type[OptimizerStateRow],
+        tenant: TenantRef,
+        key: str,
+        state: dict[str, Any],
+    ) -> None:
+        key_column = "stream" if model is SyncStateRow else "name"
+        with self.db.engine.begin() as conn:
+            upsert_rows(
+                conn,
+                model.__table__,  # type: ignore[arg-type]
+                [{"tenant_id": tenant.id, key_column: key, "state": state, "updated_at": utcnow()}],
+                keys=["tenant_id", key_column],
+            )
+
+    # -- credentials -----------------------------------------------------------------------------
+    def put_credential(
+        self, tenant: TenantRef, kind: str, secret: str, box: SecretBox, expires_at: datetime | None = None
+    ) -> None:
+        """Store a secret encrypted; it is never written in plain text."""
+        with self.db.engine.begin() as conn:
+            upsert_rows(
+                conn,
+                Credential.__table__,  # type: ignore[arg-type]
+                [
+                    {
+                        "tenant_id": tenant.id,
+                        "kind": kind,
+                        "ciphertext": box.encrypt(secret),
+                        "expires_at": expires_at,
+                        "updated_at": utcnow(),
+                    }
+                ],
+                keys=["tenant_id", "kind"],
+            )
+
+    def get_credential(self, tenant: TenantRef, kind: str, box: SecretBox) -> str | None:
+        with self.db.session() as s:
+            row = s.get(Credential, (tenant.id, kind))
+            return box.decrypt(row.ciphertext) if row else None

@@ -1,0 +1,47 @@
+"""CLI behaviour every command shares: help, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feedbackloop.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_help_and_version() -> None:
+    assert run("--help").returncode == 0
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("feedbackloop ")
+
+
+def test_bad_usage_exits_2() -> None:
+    assert run("tenants", "no-such-command").returncode == 2
+
+
+def test_config_error_is_one_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACKLOOP_LOG_LEVEL", "LOUD")
+    result = run("config", "show")
+    assert result.returncode == 1
+    assert "FEEDBACKLOOP_LOG_LEVEL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_and_tenants_list_json() -> None:
+    first = run("db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "migrated" in first.stdout
+    assert "up to date" in run("db", "upgrade").stdout
+    listing = run("tenants", "list", "--format", "json")
+    assert json.loads(listing.stdout) == []

@@ -10,15 +10,15 @@ import base64
 import hashlib
 import heapq
 import hmac
+import http.client
 import itertools
 import json
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedbackloop.sandbox.hubspot.options import HubSpotOptions
 
@@ -115,10 +115,16 @@ class WebhookSender:
             "X-HubSpot-Signature": hashlib.sha256((secret + body).encode()).hexdigest(),
             "X-HubSpot-Signature-Version": "v1",
         }
-        request = urllib.request.Request(self.url, data=body.encode(), headers=headers, method="POST")
         self.counts["attempts"] += 1
+        target = urlsplit(self.url)
+        factory = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        connection = factory(target.netloc, timeout=self.options.webhook_timeout_seconds)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         try:
-            with urllib.request.urlopen(request, timeout=self.options.webhook_timeout_seconds) as response:
-                return 200 <= int(response.status) < 300
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+            connection.request("POST", path, body.encode(), headers)
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException):
+            return False  # connection refused or reset, or slower than the timeout: retried like HubSpot
+        finally:
+            connection.close()
+        return 200 <= status < 300

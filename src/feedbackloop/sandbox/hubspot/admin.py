@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedbackloop.sandbox.faults import CallStats, FaultInjector
-from feedbackloop.sandbox.hubspot.events import SUBSCRIPTIONS, WebhookSender
-from feedbackloop.sandbox.hubspot.limiter import RollingLimiter
+from feedbackloop.sandbox.hubspot.events import SUBSCRIPTIONS
 from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, ms
 
-__all__ = ["admin_blueprint", "advance", "truth"]
+if TYPE_CHECKING:
+    from feedbackloop.sandbox.hubspot.app import HubSpotSandbox
+
+__all__ = ["AdvanceListener", "admin_blueprint", "advance", "deal_events", "deal_stages", "truth"]
 
 _event_ids = itertools.count(3_000_000_001)
 
@@ -28,18 +30,22 @@ def truth(portal: Portal) -> dict[str, Any]:
     return summary
 
 
-def advance(portal: Portal, days: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Move the world on; returns a summary and the webhook events the changes raise."""
-    o = portal.options
+def deal_stages(portal: Portal) -> dict[str, str | None]:
+    """Each deal's stage as the portal last built it (call before the world moves)."""
     with portal.lock:
-        before = {rid: r.props.get("dealstage") for rid, r in portal.built().tables["deals"].by_id.items()}
-        step = portal.world.advance(days)
+        return {rid: r.props.get("dealstage") for rid, r in portal.built().tables["deals"].by_id.items()}
+
+
+def deal_events(portal: Portal, step: Any, before: dict[str, str | None]) -> list[dict[str, Any]]:
+    """``deal.creation`` and ``deal.propertyChange`` (dealstage) events for what changed in ``step``."""
+    o = portal.options
+    base = {"portalId": o.hub_id, "appId": o.app_id, "changeSource": "CRM_UI", "attemptNumber": 0}
+    events: list[dict[str, Any]] = []
+    with portal.lock:
         deals = portal.built().tables["deals"].by_id
-        new_ids = {portal.ids.hs("deal", d) for d in step.new_deal_ids}
-        events: list[dict[str, Any]] = []
-        base = {"portalId": o.hub_id, "appId": o.app_id, "changeSource": "CRM_UI", "attemptNumber": 0}
-        for rid in sorted((i for i in new_ids if i is not None), key=int):
-            record = deals.get(str(rid))
+        new_ids = sorted((i for i in (portal.ids.hs("deal", d) for d in step.new_deal_ids) if i), key=int)
+        for rid in new_ids:
+            record = deals.get(rid)
             if record is not None:
                 events.append(
                     {
@@ -70,33 +76,48 @@ def advance(portal: Portal, days: float) -> tuple[dict[str, Any], list[dict[str,
                     "sourceId": f"userId:{record.props.get('hubspot_owner_id') or 0}",
                 }
             )
-        summary = {
-            "start": str(step.start),
-            "end": str(step.end),
-            "new_deals": len(step.new_deal_ids),
-            "closed_deals": len(step.closed_deal_ids),
-            "changed_deals": len(step.changed_deal_ids),
-            "events": len(events),
-        }
+    return events
+
+
+AdvanceListener = Callable[[Any, Any], Any]
+
+
+def advance(
+    portal: Portal, days: float, listeners: list[AdvanceListener] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Move the shared world on; returns a summary and the webhook events the changes raise.
+
+    ``listeners`` (e.g. the Salesforce sandbox's ``on_advance``) are called with ``(step, day_before)``
+    so that every sandbox on the same world reacts to one advance.
+    """
+    before = deal_stages(portal)
+    with portal.lock:
+        day_before = portal.world.now.date()
+        step = portal.world.advance(days)
+    events = deal_events(portal, step, before)
+    for listener in listeners or []:
+        listener(step, day_before)
+    summary = {
+        "start": str(step.start),
+        "end": str(step.end),
+        "new_deals": len(step.new_deal_ids),
+        "closed_deals": len(step.closed_deal_ids),
+        "changed_deals": len(step.changed_deal_ids),
+        "events": len(events),
+    }
     return summary, events
 
 
-def admin_blueprint(
-    portal: Portal,
-    stats: CallStats,
-    faults: FaultInjector,
-    limiters: list[RollingLimiter],
-    sender: WebhookSender | None,
-) -> Blueprint:
+def admin_blueprint(sandbox: HubSpotSandbox) -> Blueprint:
     bp = Blueprint("hubspot_admin", __name__, url_prefix="/_sandbox")
 
     @bp.get("/stats")
     def get_stats() -> Response:
-        return jsonify(stats.snapshot())
+        return jsonify(sandbox.stats.snapshot())
 
     @bp.get("/truth")
     def get_truth() -> Response:
-        return jsonify(truth(portal))
+        return jsonify(truth(sandbox.portal))
 
     @bp.post("/advance")
     def post_advance() -> Response:
@@ -107,35 +128,30 @@ def admin_blueprint(
             raise HubSpotError(400, "'days' must be a number") from None
         if days <= 0:
             raise HubSpotError(400, "'days' must be positive")
-        summary, events = advance(portal, days)
-        if sender is not None and events:
-            sender.submit(events)
-        return jsonify(summary)
+        return jsonify(sandbox.advance(days))
 
     @bp.get("/faults")
     def get_faults() -> Response:
-        return jsonify(faults.snapshot())
+        return jsonify(sandbox.faults.snapshot())
 
     @bp.post("/faults")
     def post_faults() -> Response:
         body = request.get_json(silent=True) or {}
         try:
-            faults.configure(float(body.get("rate", 0.0)), body.get("kinds"), body.get("slow_seconds"))
+            sandbox.faults.configure(
+                float(body.get("rate", 0.0)), body.get("kinds"), body.get("slow_seconds")
+            )
         except (TypeError, ValueError) as exc:
             raise HubSpotError(400, str(exc)) from None
-        return jsonify(faults.snapshot())
+        return jsonify(sandbox.faults.snapshot())
 
     @bp.get("/webhooks")
     def get_webhooks() -> Response:
-        return jsonify(sender.snapshot() if sender else {"url": None})
+        return jsonify(sandbox.webhooks.snapshot() if sandbox.webhooks else {"url": None})
 
     @bp.post("/reset")
     def post_reset() -> Response:
-        portal.reset()
-        stats.reset()
-        faults.configure(0.0)
-        for limiter in limiters:
-            limiter.reset()
-        return jsonify({"status": "reset", "now": str(portal.world.now)})
+        sandbox.reset()
+        return jsonify({"status": "reset", "now": str(sandbox.portal.world.now)})
 
     return bp

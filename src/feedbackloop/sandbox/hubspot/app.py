@@ -10,14 +10,14 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from feedbackloop.sandbox.faults import CallStats, FaultInjector
-from feedbackloop.sandbox.hubspot.admin import admin_blueprint
+from feedbackloop.sandbox.hubspot.admin import AdvanceListener, admin_blueprint, advance
 from feedbackloop.sandbox.hubspot.events import WebhookSender
 from feedbackloop.sandbox.hubspot.limiter import RollingLimiter
 from feedbackloop.sandbox.hubspot.oauth import TokenStore, oauth_blueprint
@@ -51,6 +51,22 @@ class HubSpotSandbox:
     burst: RollingLimiter
     search: RollingLimiter
     webhooks: WebhookSender | None
+    listeners: list[AdvanceListener] = field(default_factory=list)
+
+    def advance(self, days: float) -> dict[str, Any]:
+        """Advance the world (and every listening sandbox); queue the webhook events; return a summary."""
+        summary, events = advance(self.portal, days, self.listeners)
+        if self.webhooks is not None and events:
+            self.webhooks.submit(events)
+        return summary
+
+    def reset(self) -> None:
+        """Back to the world's start: writes, counts, faults and rate-limit windows cleared."""
+        self.portal.reset()
+        self.stats.reset()
+        self.faults.configure(0.0)
+        self.burst.reset()
+        self.search.reset()
 
     def close(self) -> None:
         if self.webhooks is not None:
@@ -121,11 +137,7 @@ def create_hubspot_app(
     app.register_blueprint(objects_blueprint(portal))
     app.register_blueprint(associations_blueprint(portal))
     app.register_blueprint(meta_blueprint(portal))
-    app.register_blueprint(
-        admin_blueprint(
-            portal, sandbox.stats, sandbox.faults, [sandbox.burst, sandbox.search], sandbox.webhooks
-        )
-    )
+    app.register_blueprint(admin_blueprint(sandbox))
 
     @app.before_request
     def gatekeeper() -> Response | None:

@@ -145,6 +145,22 @@ def admin_blueprint(sandbox: HubSpotSandbox) -> Blueprint:
             raise HubSpotError(400, str(exc)) from None
         return jsonify(sandbox.faults.snapshot())
 
+    @bp.get("/limits")
+    def get_limits() -> Response:
+        return jsonify({"burst_limit": sandbox.burst.limit, "search_limit": sandbox.search.limit})
+
+    @bp.post("/limits")
+    def post_limits() -> Response:
+        """Change the rate limits at run time (benchmarks, bulk loads); HubSpot's are 110 / 10 s and 5 / s."""
+        body = request.get_json(silent=True) or {}
+        for name, limiter in (("burst_limit", sandbox.burst), ("search_limit", sandbox.search)):
+            if name in body:
+                value = body[name]
+                if not isinstance(value, int) or value < 1:
+                    raise HubSpotError(400, f"{name} must be a positive integer")
+                limiter.limit = value
+        return get_limits()
+
     @bp.get("/webhooks")
     def get_webhooks() -> Response:
         return jsonify(sandbox.webhooks.snapshot() if sandbox.webhooks else {"url": None})

@@ -137,7 +137,7 @@ class ScriptedConnector:
     def install(self) -> InstallReport:
         return InstallReport()
 
-    def write_back(self, plan: WriteBackPlan, *, only: set[str] | None = None) -> WriteBackReport:
+    def write_back(self, plan: WriteBackPlan) -> WriteBackReport:
         return WriteBackReport()
 
     def sync(self, state: SyncState, *, full: bool = False) -> Iterator[SyncBatch]:

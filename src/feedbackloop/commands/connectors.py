@@ -14,7 +14,11 @@ from feedbackloop.connectors.sync import SyncSummary, run_sync
 from feedbackloop.domain import to_jsonable
 from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
 
-__all__ = ["check", "install", "sync"]
+__all__ = ["check", "connect_app", "install", "sync"]
+
+connect_app = typer.Typer(
+    help="Connect a CRM account as a tenant (credentials are encrypted at rest).", no_args_is_help=True
+)
 
 TenantOption = typer.Option(None, "--tenant", "-t", help="Tenant name (default: the only one).")
 FormatOption = typer.Option(OutputFormat.TABLE, "--format", "-f", help="Output format.")

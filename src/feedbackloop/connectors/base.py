@@ -131,7 +131,10 @@ class WriteBackPlan:
 
 @dataclass(frozen=True)
 class WriteBackReport:
-    """``{"updated": N, "unchanged": N, "failed": N, "api_calls": N}`` plus per-record failures."""
+    """``{"updated": N, "unchanged": N, "failed": N, "api_calls": N}`` plus per-record failures.
+
+    A connector fills ``updated``, ``failed``, ``api_calls`` and ``failures``; the write-back runner
+    adds ``unchanged`` (records it did not send because nothing changed since the last write)."""
 
     updated: int = 0
     unchanged: int = 0
@@ -158,8 +161,10 @@ class Connector(Protocol):
         """Closed deals and their emails changed since ``state``, in batches with the state after each."""
         ...
 
-    def write_back(self, plan: WriteBackPlan, *, only: set[str] | None = None) -> WriteBackReport:
-        """Write the plan's values (``only``: the record keys that changed since the last write)."""
+    def write_back(self, plan: WriteBackPlan) -> WriteBackReport:
+        """Write every value in ``plan`` (the caller has already dropped unchanged ones), retrying
+        per-record failures; those still failing are reported as ``SkippedRecord(kind="deal"|"template",
+        record_id, reason)`` so that the caller marks only the rest as written."""
         ...
 
     @property

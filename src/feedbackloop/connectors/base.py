@@ -19,7 +19,9 @@ __all__ = [
     "Connector",
     "DealWriteBack",
     "InstallReport",
+    "OpenDeal",
     "SkippedRecord",
+    "SupportsOpenDeals",
     "SyncBatch",
     "SyncState",
     "TemplateScoreRecord",
@@ -141,6 +143,25 @@ class WriteBackReport:
     failed: int = 0
     api_calls: int = 0
     failures: list[SkippedRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OpenDeal:
+    """An open deal as write-back needs it: where it stands, to recommend the next template."""
+
+    deal_id: str
+    segment: str | None
+    next_position: int | None
+    templates_received: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class SupportsOpenDeals(Protocol):
+    """A connector that can list open deals, so that write-back can recommend their next template."""
+
+    def open_deals(self) -> Iterator[OpenDeal]:
+        """Open deals with their segment and the next sequence step they will reach."""
+        ...
 
 
 @runtime_checkable

@@ -130,10 +130,13 @@ def test_deal_search_filters_sort_and_paging(client: HubSpot) -> None:
 @pytest.mark.parametrize(
     ("flt", "check"),
     [
-        ({"propertyName": "amount", "operator": "GT", "value": "1010"}, lambda p: float(p["amount"]) > 1010),
         (
-            {"propertyName": "amount", "operator": "BETWEEN", "value": "1005", "highValue": "1009"},
-            lambda p: 1005 <= float(p["amount"]) <= 1009,
+            {"propertyName": "amount", "operator": "GT", "value": "10000"},
+            lambda p: float(p["amount"]) > 10000,
+        ),
+        (
+            {"propertyName": "amount", "operator": "BETWEEN", "value": "5000", "highValue": "9000.5"},
+            lambda p: 5000 <= float(p["amount"]) <= 9000.5,
         ),
         ({"propertyName": "closedate", "operator": "HAS_PROPERTY"}, lambda p: p["closedate"] is not None),
         ({"propertyName": "closedate", "operator": "NOT_HAS_PROPERTY"}, lambda p: p["closedate"] is None),

@@ -115,7 +115,7 @@ class Portal:
                 self._touch(type_, record, self.written_at[(type_, rid)])
         for type_, table in self.created.items():
             if type_ in built.tables:
-                built.tables[type_].by_id.update(table.by_id)
+                built.tables[type_].update(table.by_id)
 
     def now_ms(self) -> int:
         """The sandbox's present: the world's ``now`` plus the wall time elapsed since it last moved."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +102,7 @@ def iso(value: Any) -> str | None:
     return iso_from_ms(ms(value))
 
 
+@functools.lru_cache(maxsize=262_144)
 def parse_time_ms(text: str) -> float | None:
     """A filter value for a date property: ms epoch digits or an ISO-8601 string (both are accepted)."""
     text = text.strip()

@@ -318,19 +318,18 @@ def _sequences(
     """``GET /automation/v4/sequences/{id}`` bodies: one EMAIL step per world step (stepOrder 0-based)."""
     out: dict[str, dict[str, Any]] = {}
     user_id = str(owners[0]["userId"]) if owners else "1"
-    for seq_id, steps in frame.sort_values(["sequence_id", "position"]).groupby("sequence_id", sort=True):
+    grouped: dict[str, list[Any]] = {}
+    for row in frame.sort_values(["sequence_id", "position"]).itertuples(index=False):
+        grouped.setdefault(str(row.sequence_id), []).append(row)
+    for seq_id, rows in grouped.items():
         sid = ids.hs("sequence", seq_id) or ""
-        created = min(
-            (
-                templates.get(ids.hs("template", t) or "", {}).get("createdAt") or ""
-                for t in steps["template_id"]
-            ),
-            default="",
-        ) or iso_from_ms(0)
+        tids = [ids.hs("template", r.template_id) or "" for r in rows]
+        created = min((templates.get(t, {}).get("createdAt") or "" for t in tids), default="") or iso_from_ms(
+            0
+        )
         body_steps = []
-        for row in steps.itertuples(index=False):
+        for row, tid in zip(rows, tids, strict=True):
             order = int(str(row.position)) - 1
-            tid = ids.hs("template", row.template_id) or ""
             body_steps.append(
                 {
                     "id": f"{sid}{order:03d}",
@@ -350,7 +349,7 @@ def _sequences(
             )
         out[sid] = {
             "id": sid,
-            "name": str(steps["name"].iloc[0]),
+            "name": str(rows[0].name),
             "userId": user_id,
             "folderId": "1",
             "createdAt": created,

@@ -65,8 +65,12 @@ class HubSpotSandbox:
         self.portal.reset()
         self.stats.reset()
         self.faults.configure(0.0)
-        self.burst.reset()
-        self.search.reset()
+        for limiter, limit in (
+            (self.burst, self.options.burst_limit),
+            (self.search, self.options.search_limit),
+        ):
+            limiter.limit = limit
+            limiter.reset()
 
     def close(self) -> None:
         if self.webhooks is not None:

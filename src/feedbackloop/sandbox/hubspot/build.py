@@ -219,8 +219,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
             "body": str(row.body),
             "folderId": "1",
             "ownerId": owners[0]["id"] if owners else None,
-            "createdAt": iso_from_ms(created),
-            "updatedAt": iso_from_ms(created),
+            "createdAt": created or 0,  # this beta API gives ms epochs, not ISO strings
+            "updatedAt": created or 0,
         }
 
     msgs = world.messages_frame()
@@ -324,8 +324,8 @@ def _sequences(
     for seq_id, rows in grouped.items():
         sid = ids.hs("sequence", seq_id) or ""
         tids = [ids.hs("template", r.template_id) or "" for r in rows]
-        created = min((templates.get(t, {}).get("createdAt") or "" for t in tids), default="") or iso_from_ms(
-            0
+        created = iso_from_ms(
+            min((int(templates[t]["createdAt"]) for t in tids if t in templates), default=0)
         )
         body_steps = []
         for row, tid in zip(rows, tids, strict=True):

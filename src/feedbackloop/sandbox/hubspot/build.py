@@ -196,7 +196,9 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
         for stage_id, at in stage_times.items():
             props[f"hs_v2_date_entered_{stage_id}"] = iso_from_ms(at)
         props["hs_v2_date_entered_current_stage"] = iso_from_ms(stage_times.get(stage))
-        tables["deals"].add(Record(did, created or 0, updated or created or 0, props))
+        stage_changes = sorted(((at, st) for st, at in stage_times.items()), key=lambda pair: pair[0])
+        history = {"dealstage": [(st, at) for at, st in stage_changes]}
+        tables["deals"].add(Record(did, created or 0, updated or created or 0, props, history=history))
         contact_id = ids.hs("contact", row.contact_id)
         company_id = ids.hs("company", row.company_id)
         if contact_id:

@@ -150,3 +150,29 @@ def test_error_bodies_match_the_error_schema(portal: tuple[str, HubSpotSandbox])
             urllib.request.urlopen(request, timeout=10)
         assert failed.value.code in (400, 404)
         validate("CRM_Deals_v3_deals", "Error", json.loads(failed.value.read()))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"inputs": [{"id": "1", "properties": {"amount": NaN}}]}', "NaN is not JSON"),
+        (b'{"inputs": [{"id": "1", "properties": {"amount": "nan"}}]}', "not a number"),
+        (b"[1, 2]", "not an object"),
+    ],
+    ids=["json-nan", "nan-string", "array-body"],
+)
+def test_invalid_bodies_are_rejected(portal: tuple[str, HubSpotSandbox], body: bytes, why: str) -> None:
+    url, _ = portal
+    deal_id = sdk(url).crm.deals.basic_api.get_page(limit=1).results[0].id
+    request = urllib.request.Request(
+        url + "/crm/v3/objects/deals/batch/update",
+        data=body.replace(b'"1"', f'"{deal_id}"'.encode()),
+        headers={"Authorization": "Bearer sandbox-token", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failed:
+        status, answer = failed.code, json.loads(failed.read())
+    assert status in (207, 400), why
+    assert answer.get("numErrors", 1) == 1

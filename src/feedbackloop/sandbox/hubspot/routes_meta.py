@@ -9,16 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 
 from feedbackloop.sandbox.hubspot.portal import CustomSchema, Portal
 from feedbackloop.sandbox.hubspot.properties import VALID_FIELD_TYPES, PropertyDef, PropertyRegistry
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms, json_body
 
 __all__ = ["meta_blueprint"]
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
-    return body
+    return json_body()
 
 
 def _created(payload: dict[str, Any]) -> Response:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.records import SINGULAR, Record
 from feedbackloop.sandbox.hubspot.search import search
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, standard_error
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, json_body, standard_error
 
 __all__ = ["LIST_DEFAULTS", "objects_blueprint"]
 
@@ -41,10 +41,7 @@ def _now() -> str:
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
-    return body
+    return json_body()
 
 
 def _batch(

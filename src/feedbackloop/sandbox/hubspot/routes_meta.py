@@ -176,6 +176,26 @@ def meta_blueprint(portal: Portal) -> Blueprint:
                 raise HubSpotError(404, f"Unable to find pipeline {pipelineId}", "OBJECT_NOT_FOUND")
             return jsonify({"results": pipeline()["stages"]})
 
+    @bp.get("/crm/v3/pipelines/<objectType>/<pipelineId>/stages/<stageId>")
+    def get_stage(objectType: str, pipelineId: str, stageId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            deals_only(objectType)
+            stage = next((s for s in pipeline()["stages"] if s["id"] == stageId), None)
+            if pipelineId != "default" or stage is None:
+                raise HubSpotError(
+                    404, f"Unable to find stage {stageId} in pipeline {pipelineId}", "OBJECT_NOT_FOUND"
+                )
+            return jsonify(stage)
+
+    @bp.get("/crm/v3/owners/<ownerId>")
+    def get_owner(ownerId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            created = iso_from_ms(portal.built().start_ms)
+            owner = next((o for o in portal.built().owners if o["id"] == ownerId), None)
+        if owner is None:
+            raise HubSpotError(404, f"Owner {ownerId} not found", "OBJECT_NOT_FOUND")
+        return jsonify({**owner, "createdAt": created, "updatedAt": created})
+
     @bp.get("/crm/v3/owners/")
     @bp.get("/crm/v3/owners")
     def list_owners() -> Response:

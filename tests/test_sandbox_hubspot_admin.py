@@ -176,3 +176,34 @@ def test_invalid_bodies_are_rejected(portal: tuple[str, HubSpotSandbox], body: b
         status, answer = failed.code, json.loads(failed.read())
     assert status in (207, 400), why
     assert answer.get("numErrors", 1) == 1
+
+
+def test_concurrent_reads_writes_and_advances(portal: tuple[str, HubSpotSandbox]) -> None:
+    """Requests on many threads while the world advances: no errors, every write kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+    url, sandbox = portal
+    ids = [d.id for d in _search(url, [], limit=40).results]
+
+    def write(chunk: list[str]) -> int:
+        batch = sdk(url).crm.deals.batch_api
+        inputs = [SimplePublicObjectBatchInput(id=i, properties={"description": f"note {i}"}) for i in chunk]
+        batch.update(
+            batch_input_simple_public_object_batch_input=BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+        )
+        return len(_search(url, [], limit=100).results)
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(write, ids[i : i + 5]) for i in range(0, 40, 5)]
+        advances = [pool.submit(sandbox.advance, 2) for _ in range(3)]
+        assert all(f.result() > 0 for f in futures)
+        assert all(a.result()["end"] for a in advances)
+    notes = sdk(url).crm.deals.batch_api.read(
+        batch_read_input_simple_public_object_id={
+            "inputs": [{"id": i} for i in ids],
+            "properties": ["description"],
+        }
+    )
+    assert {d.properties["description"] for d in notes.results} == {f"note {i}" for i in ids}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from feedbackloop.errors import InputError
 
 __all__ = ["RawTable", "read_table"]
 
-_NEWLINE, _CR, _QUOTE = 10, 13, 34
+_NEWLINE, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
 
 
 @dataclass
@@ -94,11 +95,17 @@ def _header(data: bytes, display: str) -> list[str]:
     return []
 
 
-def _record_lines(data: bytes) -> npt.NDArray[np.int64]:
-    """Physical start line of every non-blank record (header included), from a scan of the bytes."""
+def _record_lines(data: bytes) -> npt.NDArray[np.int64] | None:
+    """Physical start line of every non-blank record (header included), from a scan of the bytes.
+
+    None when a quote character sits where RFC 4180 allows none (``ab"c``): the csv module and
+    pandas read such text literally, and quote parity would no longer say where records end.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == _NEWLINE)
     quotes = np.flatnonzero(buf == _QUOTE)
+    if quotes.size and not _quotes_well_placed(buf, quotes, data.startswith(b"\xef\xbb\xbf")):
+        return None
     ends_record = (np.searchsorted(quotes, newlines) & 1) == 0
     ends = newlines[ends_record]
     starts = np.concatenate(([0], ends + 1))
@@ -112,25 +119,39 @@ def _record_lines(data: bytes) -> npt.NDArray[np.int64]:
     return lines
 
 
+def _quotes_well_placed(buf: npt.NDArray[np.uint8], quotes: npt.NDArray[np.intp], bom: bool) -> bool:
+    """Opening quotes follow a separator (or an escaping quote); closing ones precede one."""
+    bounds = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+    opening, closing = quotes[0::2], quotes[1::2]
+    start = 3 if bom else 0
+    before = np.isin(buf[np.maximum(opening - 1, 0)], bounds) | (opening == start)
+    inside = closing + 1 < buf.size
+    after = np.ones(closing.size, dtype=bool)
+    after[inside] = np.isin(buf[closing[inside] + 1], bounds)
+    return bool(before.all() and after.all())
+
+
 def _read_fast(
     data: bytes, width: int, wanted: list[int], columns: list[str]
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]] | None:
     if data.count(b"\r") != data.count(b"\r\n"):
         return None  # bare CR line ends: leave them to the csv module
     try:
-        frame = pd.read_csv(
-            io.BytesIO(data),
-            dtype=str,
-            na_filter=False,
-            encoding="utf-8-sig",
-            skip_blank_lines=True,
-            index_col=False,  # and no usecols: only then does pandas refuse rows with too many fields
-            engine="c",
-        )
-    except (pd.errors.ParserError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # "loss of data" on a too-long row
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                dtype=str,
+                na_filter=False,
+                encoding="utf-8-sig",
+                skip_blank_lines=True,
+                index_col=False,  # and no usecols: only then does pandas refuse rows with too many fields
+                engine="c",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
         return None
     lines = _record_lines(data)
-    if len(lines) != len(frame) + 1 or len(frame.columns) != width:
+    if lines is None or len(lines) != len(frame) + 1 or len(frame.columns) != width:
         return None
     frame = frame.iloc[:, wanted]
     frame.columns = pd.Index(columns)

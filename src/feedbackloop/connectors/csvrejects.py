@@ -76,7 +76,8 @@ def write_rejects(path: Path, tables: Sequence[CheckedTable], errors: pd.DataFra
         values = table.raw.frame.iloc[rows].reset_index(drop=True)
         parts.append(pd.concat([grouped.reset_index(drop=True), values], axis=1))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    frame = frame.reindex(columns=[*REJECT_COLUMNS, *columns]).fillna("")
+    frame = frame.reindex(columns=[*REJECT_COLUMNS, *columns]).astype(object)
+    frame = frame.where(frame.notna(), "")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")

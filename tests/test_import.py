@@ -17,17 +17,23 @@ from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
 
 pytestmark = pytest.mark.store
 
-DEALS = """deal_id,outcome,amount,currency,created_at,closed_at,segment,industry,loss_reason,competitor,stage_lost,sequence_id,owner_id
-D1,won,1200.50,EUR,2026-01-05,2026-02-10T15:30:00Z,smb,retail,,,,S1,O1
+DEALS = (
+    "deal_id,outcome,amount,currency,created_at,closed_at,segment,industry,loss_reason,competitor,"
+    "stage_lost,sequence_id,owner_id\n"
+    """D1,won,1200.50,EUR,2026-01-05,2026-02-10T15:30:00Z,smb,retail,,,,S1,O1
 D2,lost,800,EUR,2026-01-06,2026-02-11,mid_market,saas,price,Acme,demo,S1,O2
 D3,open,,,2026-01-07,,enterprise,,,,,,
 """
-MESSAGES = """message_id,deal_id,template_id,sequence_id,position,channel,sent_at,opened,clicked,replied,response_sentiment
-M1,D1,T1,S1,1,email,2026-01-05T09:00:00,1,0,true,0.8
+)
+MESSAGES = (
+    "message_id,deal_id,template_id,sequence_id,position,channel,sent_at,opened,clicked,replied,"
+    "response_sentiment\n"
+    """M1,D1,T1,S1,1,email,2026-01-05T09:00:00,1,0,true,0.8
 M2,D1,T2,S1,2,,2026-01-08T09:00:00,0,,false,
 M3,D2,T1,S1,1,email,2026-01-06T09:00:00+02:00,TRUE,False,1,-0.5
 M4,D3,,,,linkedin,2026-01-07,,,,
 """
+)
 TEMPLATES = """template_id,name,subject,body
 T1,Intro,"Hello, {{name}}","Hi,
 we met at the fair."
@@ -215,7 +221,7 @@ def test_duplicate_ids_in_a_file_are_errors(store: Store, files: dict[str, Path]
 
 def test_missing_required_column_is_one_file_error(store: Store, files: dict[str, Path]) -> None:
     write(files["messages"], "message_id,deal_id\nM1,D1\n")
-    with pytest.raises(InputError, match="missing required column.*sent_at"):
+    with pytest.raises(InputError, match=r"missing required column.*sent_at"):
         import_csv(store, **files)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from feedbackloop.connectors.csvfiles import import_csv
+from feedbackloop.connectors.csvfiles import ImportReport, import_csv
 from feedbackloop.errors import CsvValidationError, InputError, UsageError
 from feedbackloop.store import Store
 from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
@@ -54,7 +55,18 @@ def files(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def snapshot(store: Store) -> dict[str, list[dict[str, object]]]:
+def missing(value: Any) -> bool:
+    return bool(pd.isna(value))
+
+
+def run(store: Store, files: dict[str, Path], **options: Any) -> ImportReport:
+    """Import all three files with ``options``."""
+    return import_csv(
+        store, deals=files["deals"], messages=files["messages"], templates=files["templates"], **options
+    )
+
+
+def snapshot(store: Store) -> dict[str, list[dict[Any, Any]]]:
     tenant = store.resolve_tenant(None, create=False)
     frames = {
         "deals": store.deals_frame(tenant).sort_values("deal_id"),
@@ -65,7 +77,7 @@ def snapshot(store: Store) -> dict[str, list[dict[str, object]]]:
 
 
 def test_import_stores_every_column(store: Store, files: dict[str, Path]) -> None:
-    report = import_csv(store, **files)
+    report = run(store, files)
     assert report.tenant == "default"
     assert (report.deals.read, report.deals.imported, report.deals.rejected) == (3, 3, 0)
     assert (report.messages.read, report.messages.imported) == (4, 4)
@@ -77,14 +89,14 @@ def test_import_stores_every_column(store: Store, files: dict[str, Path]) -> Non
     assert deals.loc["D2", "loss_reason"] == "price"
     assert deals.loc["D2", "competitor"] == "Acme"
     assert deals.loc["D1", "source"] == "csv"
-    assert pd.isna(deals.loc["D3", "amount"])
-    assert pd.isna(deals.loc["D3", "closed_at"])
+    assert missing(deals.loc["D3", "amount"])
+    assert missing(deals.loc["D3", "closed_at"])
     messages = store.messages_frame(tenant).set_index("message_id")
     assert messages.loc["M2", "channel"] == "email"  # empty channel means email
     assert messages.loc["M4", "channel"] == "linkedin"
-    assert pd.isna(messages.loc["M4", "template_id"])  # ad-hoc email
+    assert missing(messages.loc["M4", "template_id"])  # ad-hoc email
     assert [messages.loc["M3", c] for c in ("opened", "clicked", "replied")] == [True, False, True]
-    assert pd.isna(messages.loc["M2", "clicked"])  # empty = unknown
+    assert missing(messages.loc["M2", "clicked"])  # empty = unknown
     assert messages.loc["M3", "response_sentiment"] == -0.5
     assert messages.loc["M2", "position"] == 2
     templates = store.templates_frame(tenant).set_index("template_id")
@@ -95,7 +107,7 @@ def test_import_stores_every_column(store: Store, files: dict[str, Path]) -> Non
 
 
 def test_naive_times_are_utc_and_offsets_are_converted(store: Store, files: dict[str, Path]) -> None:
-    import_csv(store, **files)
+    run(store, files)
     messages = store.messages_frame(store.resolve_tenant(None)).set_index("message_id")
     assert messages.loc["M1", "sent_at"] == datetime(2026, 1, 5, 9, tzinfo=UTC)
     assert messages.loc["M3", "sent_at"] == datetime(2026, 1, 6, 7, tzinfo=UTC)  # 09:00+02:00
@@ -103,9 +115,9 @@ def test_naive_times_are_utc_and_offsets_are_converted(store: Store, files: dict
 
 
 def test_reimport_changes_nothing_and_edits_update(store: Store, files: dict[str, Path]) -> None:
-    import_csv(store, **files)
+    run(store, files)
     before = snapshot(store)
-    again = import_csv(store, **files)
+    again = run(store, files)
     assert snapshot(store) == before
     assert (again.deals.imported, again.deals.changed, again.messages.changed) == (3, 0, 0)
     assert again.templates_from_messages == 0
@@ -118,12 +130,12 @@ def test_reimport_changes_nothing_and_edits_update(store: Store, files: dict[str
 
 
 def test_reimport_keeps_template_status_and_pin(store: Store, files: dict[str, Path]) -> None:
-    import_csv(store, **files)
+    run(store, files)
     tenant = store.resolve_tenant(None)
     store.set_template_status(tenant, "T1", "deprecated", actor="human", pinned=True)
     store.set_template_status(tenant, "T2", "promoted", actor="engine")
     write(files["templates"], TEMPLATES.replace("Intro", "Intro v2"))
-    import_csv(store, **files)
+    run(store, files)
     templates = store.templates_frame(tenant).set_index("template_id")
     assert templates.loc["T1", "name"] == "Intro v2"
     assert (templates.loc["T1", "status"], bool(templates.loc["T1", "pinned"])) == ("deprecated", True)
@@ -133,7 +145,7 @@ def test_reimport_keeps_template_status_and_pin(store: Store, files: dict[str, P
 def test_columns_left_out_keep_their_stored_values(
     store: Store, files: dict[str, Path], tmp_path: Path
 ) -> None:
-    import_csv(store, **files)
+    run(store, files)
     slim = write(tmp_path / "slim.csv", "deal_id,outcome,closed_at\nD1,lost,2026-03-01\n")
     import_csv(store, deals=slim)
     deal = store.deals_frame(store.resolve_tenant(None)).set_index("deal_id").loc["D1"]
@@ -190,7 +202,7 @@ def test_each_invalid_value_is_located(
     write(files[role], text + ",".join(row.get(c, "") for c in header) + "\n")
     line = text.count("\n") + 1  # physical line of the appended row (templates has a quoted newline)
     with pytest.raises(CsvValidationError) as caught:
-        import_csv(store, **files)
+        run(store, files)
     errors = caught.value.errors
     assert len(errors) == caught.value.total == 1, errors
     assert (errors[0].file, errors[0].line, errors[0].field) == (str(files[role]), line, field)
@@ -201,7 +213,7 @@ def test_each_invalid_value_is_located(
 def test_a_row_with_too_many_fields_is_an_error(store: Store, files: dict[str, Path]) -> None:
     write(files["deals"], DEALS + "D9,open,,,,,,,,,,,,surplus\n")
     with pytest.raises(CsvValidationError) as caught:
-        import_csv(store, **files)
+        run(store, files)
     assert [(e.line, e.field, e.reason) for e in caught.value.errors] == [
         (5, "(row)", "has 14 fields but the header has 13")
     ]
@@ -212,7 +224,7 @@ def test_duplicate_ids_in_a_file_are_errors(store: Store, files: dict[str, Path]
     text = files[role].read_text().splitlines()
     write(files[role], "\n".join([*text, text[1]]) + "\n")  # the first data row again, at the end
     with pytest.raises(CsvValidationError) as caught:
-        import_csv(store, **files)
+        run(store, files)
     lines = [e.line for e in caught.value.errors if "duplicate id" in e.reason]
     assert lines[0] == 2
     assert lines[-1] == len(text) + 1
@@ -222,13 +234,13 @@ def test_duplicate_ids_in_a_file_are_errors(store: Store, files: dict[str, Path]
 def test_missing_required_column_is_one_file_error(store: Store, files: dict[str, Path]) -> None:
     write(files["messages"], "message_id,deal_id\nM1,D1\n")
     with pytest.raises(InputError, match=r"missing required column.*sent_at"):
-        import_csv(store, **files)
+        run(store, files)
 
 
 def test_invalid_import_writes_nothing_at_all(store: Store, files: dict[str, Path]) -> None:
     write(files["messages"], MESSAGES + "M5,D1,T7,,,,not-a-time,,,,\n")
     with pytest.raises(CsvValidationError, match=r"messages.csv:6: sent_at"):
-        import_csv(store, **files)
+        run(store, files)
     assert store.list_tenants() == []  # not even the tenant row
     with store.db.engine.connect() as conn:
         for table in ("deals", "messages", "templates"):
@@ -241,7 +253,7 @@ def test_error_lines_count_quoted_newlines(store: Store, files: dict[str, Path])
         'template_id,name,body\nT1,Intro,"line one\nline two\nline three"\n,Nameless,x\n',
     )
     with pytest.raises(CsvValidationError) as caught:
-        import_csv(store, **files)
+        run(store, files)
     assert [(e.line, e.field) for e in caught.value.errors] == [(5, "template_id")]
 
 
@@ -262,7 +274,7 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(store: Store, files: 
         files["messages"],
         MESSAGES + "M5,D4,T1,S1,1,email,2026-01-08,1,,,\nM6,D1,T1,S1,x,email,2026-01-09,,,,\n",
     )
-    report = import_csv(store, **files, skip_invalid=True)
+    report = run(store, files, skip_invalid=True)
     assert (report.deals.imported, report.deals.rejected) == (3, 1)
     assert (report.messages.imported, report.messages.rejected) == (4, 2)
     rejects = files["deals"].parent / "import-rejects.csv"
@@ -288,7 +300,7 @@ def test_skip_invalid_with_explicit_rejects_path(
 ) -> None:
     write(files["deals"], DEALS + "D5,bogus\n")
     target = tmp_path / "out" / "bad.csv"
-    report = import_csv(store, **files, skip_invalid=True, rejects=target)
+    report = run(store, files, skip_invalid=True, rejects=target)
     assert report.rejects_file == str(target)
     assert "bogus" in target.read_text()
     clean = import_csv(store, deals=write(files["deals"], DEALS), skip_invalid=True, rejects=target)
@@ -324,7 +336,7 @@ def test_bom_and_extra_columns(store: Store, files: dict[str, Path]) -> None:
 
 def test_progress_is_reported(store: Store, files: dict[str, Path]) -> None:
     seen: list[tuple[str, int, int]] = []
-    import_csv(store, **files, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    run(store, files, progress=lambda stage, done, total: seen.append((stage, done, total)))
     stages = [s for s, _, _ in seen]
     assert "reading deals.csv" in stages
     assert ("writing messages", 4, 4) in seen

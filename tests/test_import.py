@@ -334,6 +334,19 @@ def test_bom_and_extra_columns(store: Store, files: dict[str, Path]) -> None:
     assert report.warnings == [f"{files['deals']}: ignored unknown column(s): notes"]
 
 
+def test_surrounding_spaces_are_ignored(store: Store, files: dict[str, Path]) -> None:
+    write(files["deals"], "deal_id, outcome ,closed_at\n D1 ,\tWon , 2026-02-01 \nD2,lost,2026-02-02\n")
+    write(files["messages"], "message_id,deal_id,sent_at,opened\nM1, D1,2026-01-01 ,  1\n")
+    write(files["templates"], 'template_id,subject\nT1," Hi there "\n')
+    run(store, files)
+    tenant = store.resolve_tenant(None)
+    deal = store.deals_frame(tenant).set_index("deal_id").loc["D1"]
+    assert (deal["outcome"], deal["closed_at"]) == ("won", pd.Timestamp("2026-02-01", tz="UTC"))
+    message = store.messages_frame(tenant).iloc[0]
+    assert (message["deal_id"], bool(message["opened"])) == ("D1", True)
+    assert store.templates_frame(tenant).iloc[0]["subject"] == " Hi there "  # kept as written
+
+
 def test_progress_is_reported(store: Store, files: dict[str, Path]) -> None:
     seen: list[tuple[str, int, int]] = []
     run(store, files, progress=lambda stage, done, total: seen.append((stage, done, total)))

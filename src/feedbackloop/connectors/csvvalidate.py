@@ -2,7 +2,7 @@
 
 Each check is a boolean mask over the rows (numpy/pandas, no per-row Python objects on valid data);
 only the rows that fail get a message built for them. Values are stripped of surrounding spaces
-(except template subjects and bodies), and naive timestamps are read as UTC.
+and tabs (except template subjects and bodies), and naive timestamps are read as UTC.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = ["CheckedTable", "Issue", "check_table", "show"]
 
 Mask = npt.NDArray[np.bool_]
 _KEEP_SPACES = frozenset({"subject", "body"})
+_SPACES = " \t"
 
 
 def show(value: object, width: int = 40) -> str:
@@ -55,6 +56,7 @@ class CheckedTable:
     spec: FileSpec
     values: dict[str, Any]
     issues: list[Issue] = field(default_factory=list)
+    given: dict[str, Mask] = field(default_factory=dict)  # per column: the cell is not empty
 
     @property
     def size(self) -> int:
@@ -106,7 +108,7 @@ def _at(size: int, rows: Sequence[int]) -> Mask:
 
 def _check_column(checked: CheckedTable, column: Column, series: pd.Series) -> None:
     name = column.name
-    text = series if name in _KEEP_SPACES else series.str.strip()
+    text = series if name in _KEEP_SPACES or not checked.raw.padded else series.str.strip(_SPACES)
     empty = (text == "").to_numpy(dtype=bool)
     if column.required:
         checked.add(empty, name, "required")
@@ -114,6 +116,7 @@ def _check_column(checked: CheckedTable, column: Column, series: pd.Series) -> N
         long = (text.str.len() > column.max_length).to_numpy(dtype=bool)
         checked.add(long, name, f"longer than {column.max_length} characters")
     given = ~empty
+    checked.given[name] = given
     kind = column.kind
     if kind in ("id", "text"):
         checked.values[name] = text.to_numpy(dtype=object)
@@ -182,8 +185,7 @@ def _check_closed(checked: CheckedTable) -> None:
     closed = pd.Series(outcome).isin(CLOSED).to_numpy(dtype=bool)
     stamps = checked.values.get("closed_at")
     no_close = np.ones(checked.size, dtype=bool) if stamps is None else stamps.isna().to_numpy(dtype=bool)
-    if "closed_at" in checked.raw.columns:
-        given = (checked.raw.frame["closed_at"].str.strip() != "").to_numpy(dtype=bool)
-        no_close = no_close & ~given  # an unparseable closed_at is already reported as such
+    if "closed_at" in checked.given:
+        no_close = no_close & ~checked.given["closed_at"]  # an unparseable one is reported as such
     bad = closed & no_close
     checked.add(bad, "closed_at", [f"required when outcome is {o}" for o in outcome[bad]])

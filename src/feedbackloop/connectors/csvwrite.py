@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 __all__ = ["bulk_upsert", "nullable", "utc_text"]
 
 _CHUNK = 20_000
+_SQLITE_CACHE_KIB = 256 * 1024
 _temp_names = itertools.count(1)
 
 
@@ -103,6 +104,9 @@ def bulk_upsert(
     sql = f"INSERT INTO {target} ({cols}) VALUES ({marks}) {conflict}"
     cursor = driver.cursor()  # type: ignore[union-attr]
     count = 0
+    # A million random-order keys thrash SQLite's default 2 MB page cache; give this import more.
+    cache = cursor.execute("PRAGMA cache_size").fetchone()[0]
+    cursor.execute(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
     try:
         for rows in chunks:
             cursor.executemany(sql, rows)
@@ -110,6 +114,7 @@ def bulk_upsert(
             if progress:
                 progress(len(rows))
     finally:
+        cursor.execute(f"PRAGMA cache_size = {int(cache)}")
         cursor.close()
     return count
 

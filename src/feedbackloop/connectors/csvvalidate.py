@@ -85,8 +85,15 @@ def check_table(raw: RawTable, spec: FileSpec) -> CheckedTable:
     missing = [name for name in spec.required if name not in raw.columns]
     if missing:
         found = ", ".join(raw.columns) or "none"
+        everything = raw.columns + raw.extra_columns
+        hint = (
+            "; columns must be separated by commas"
+            if len(everything) == 1 and any(sep in everything[0] for sep in ";\t|")
+            else ""
+        )
         raise InputError(
-            f"{raw.name}:1: missing required column(s): {', '.join(missing)} (known columns found: {found})"
+            f"{raw.name}:1: missing required column(s): {', '.join(missing)} "
+            f"(known columns found: {found}{hint})"
         )
     checked = CheckedTable(raw, spec, {})
     for row, reason in raw.parse_errors:

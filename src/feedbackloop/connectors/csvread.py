@@ -83,6 +83,8 @@ def _padded(data: bytes) -> bool:
     a million strings that have nothing to strip.
     """
     body = data.removeprefix(b"\xef\xbb\xbf")
+    if b" " not in body and b"\t" not in body:
+        return False
     if body.startswith(b" ") or body.endswith(b" ") or b"\t" in body:
         return True
     return any(pair in body for pair in (b" ,", b", ", b" \n", b"\n ", b" \r", b'" ', b' "'))
@@ -150,7 +152,7 @@ def _quotes_well_placed(buf: npt.NDArray[np.uint8], quotes: npt.NDArray[np.intp]
 def _read_fast(
     data: bytes, width: int, wanted: list[int], columns: list[str]
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]] | None:
-    if data.count(b"\r") != data.count(b"\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return None  # bare CR line ends: leave them to the csv module
     try:
         with warnings.catch_warnings():

@@ -31,15 +31,15 @@ _temp_names = itertools.count(1)
 
 
 def utc_text(stamps: pd.Series, dialect: str) -> npt.NDArray[np.object_]:
-    """UTC times as stored text: SQLAlchemy's SQLite format, or ISO text with an offset for PostgreSQL."""
+    """UTC times as stored text: SQLAlchemy's SQLite format, or ISO text with a ``Z`` for PostgreSQL."""
     naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     missing = np.isnat(naive)
-    text = np.datetime_as_string(naive, unit="us").astype("S26")
-    text.view(np.uint8).reshape(-1, 26)[:, 10] = ord(" ")  # 2026-03-01T12:00 -> 2026-03-01 12:00
-    out = text.astype(str)
     if dialect == "postgresql":
-        out = np.char.add(out, "+00:00")
-    result: npt.NDArray[np.object_] = out.astype(object)
+        text = np.datetime_as_string(naive, unit="us", timezone="UTC")
+    else:
+        text = np.datetime_as_string(naive, unit="us")  # 2026-03-01T12:00:00.000000
+        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")  # SQLAlchemy writes a space
+    result: npt.NDArray[np.object_] = text.astype(object)
     result[missing] = None
     return result
 

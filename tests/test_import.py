@@ -307,6 +307,14 @@ def test_skip_invalid_with_explicit_rejects_path(
     assert clean.rejects_file is None
 
 
+def test_rejects_never_overwrite_an_input(store: Store, files: dict[str, Path]) -> None:
+    write(files["deals"], DEALS + "D5,bogus\n")
+    with pytest.raises(UsageError, match="would overwrite an input file"):
+        run(store, files, skip_invalid=True, rejects=files["messages"])
+    assert files["messages"].read_text() == MESSAGES
+    assert store.list_tenants() == []
+
+
 def test_messages_may_refer_to_deals_already_stored(store: Store, files: dict[str, Path]) -> None:
     import_csv(store, deals=files["deals"])
     report = import_csv(store, messages=files["messages"])

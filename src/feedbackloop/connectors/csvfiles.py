@@ -113,6 +113,9 @@ def import_csv(
     if len(errors):
         first = Path(next(p for p in (deals, messages, templates) if p is not None))
         target = Path(rejects) if rejects is not None else first.parent / DEFAULT_REJECTS_NAME
+        inputs = [Path(p).resolve() for p in (deals, messages, templates) if p is not None]
+        if target.resolve() in inputs:
+            raise UsageError(f"the rejects file {target} would overwrite an input file; choose --rejects")
         rejected = write_rejects(target, ordered, errors)
         report.rejects_file = str(target)
         report.warnings.append(f"{rejected} invalid row(s) skipped; they and their reasons are in {target}")
@@ -169,12 +172,12 @@ def _check_deal_references(
         open_rows &= ~ids.isin(stored).to_numpy(dtype=bool)
     if not open_rows.any():
         return
-    source = deals.raw.name if deals is not None else "no deals file"
+    where = f"not in {deals.raw.name} nor in the store" if deals is not None else "not in the store"
     reasons = []
     for deal_id in ids[open_rows]:
         line = rejected_at.get(deal_id)
         if line is not None and deals is not None:
             reasons.append(f"deal {show(deal_id)} is invalid ({deals.raw.name}:{line})")
         else:
-            reasons.append(f"unknown deal {show(deal_id)} (not in {source} nor in the store)")
+            reasons.append(f"unknown deal {show(deal_id)} ({where})")
     messages.add(open_rows, "deal_id", reasons)

@@ -153,3 +153,14 @@ def test_entry_point_json_is_clean(files: dict[str, Path]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["warnings"] == [f"{files['deals']}: ignored unknown column(s): color"]
+
+
+def test_progress_bar_tracks_stages() -> None:
+    from feedbackloop.commands.importing import _ProgressBar
+
+    bar = _ProgressBar()
+    bar.update("reading deals.csv", 0, 0)
+    bar.update("writing deals", 5, 10)
+    bar.update("writing deals", 10, 10)
+    tasks = {t.description: (t.completed, t.total) for t in bar.progress.tasks}
+    assert tasks == {"reading deals.csv": (1, 1), "writing deals": (10, 10)}

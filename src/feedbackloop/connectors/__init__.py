@@ -1,6 +1,3 @@
-"""Connectors: everything that reads from or writes to a source of deals (CSV files, HubSpot, Salesforce).
-
-Nothing outside this package knows a CRM's (or a CSV file's) field names.
-"""
+"""Connectors: each talks to one CRM (or reads files) and translates to and from the domain model."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ __all__ = ["import_command"]
 PROGRESS_MIN_BYTES = 5_000_000
 
 
-def import_command(  # noqa: PLR0917 (Typer maps parameters to options)
+def import_command(
     ctx: typer.Context,
     deals: Annotated[
         Path | None,

@@ -368,3 +368,25 @@ def test_usage_errors(store: Store, files: dict[str, Path]) -> None:
         import_csv(store)
     with pytest.raises(UsageError, match="only written with --skip-invalid"):
         import_csv(store, deals=files["deals"], rejects="x.csv")
+
+
+def test_the_sandbox_world_round_trips_through_csv(store: Store, tmp_path: Path) -> None:
+    """The simulated world writes the public format; importing it must keep every value."""
+    from feedbackloop.sandbox.world import WorldConfig, generate_world
+
+    world = generate_world(WorldConfig(deals=300, seed=7))
+    paths = world.to_csv(tmp_path / "world")
+    report = import_csv(
+        store, "world", deals=paths["deals"], messages=paths["messages"], templates=paths["templates"]
+    )
+    assert report.deals.rejected == report.messages.rejected == report.templates.rejected == 0
+    tenant = store.resolve_tenant("world")
+    ours = store.messages_frame(tenant).set_index("message_id").sort_index()
+    truth = world.messages_frame().set_index("message_id").sort_index()
+    assert list(ours.index) == list(truth.index)
+    assert (ours["sent_at"].dt.floor("s") == pd.to_datetime(truth["sent_at"], utc=True).dt.floor("s")).all()
+    assert (ours["opened"].astype(bool) == truth["opened"].astype(bool)).all()
+    deals = store.deals_frame(tenant).set_index("deal_id").sort_index()
+    expected = world.deals_frame().set_index("deal_id").sort_index()
+    assert (deals["outcome"] == expected["outcome"]).all()
+    assert set(store.templates_frame(tenant)["template_id"]) >= set(truth["template_id"].dropna()) - {""}

@@ -247,6 +247,26 @@ def test_invalid_import_writes_nothing_at_all(store: Store, files: dict[str, Pat
             assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
 
 
+def test_a_failure_while_writing_rolls_everything_back(
+    store: Store, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedbackloop.connectors.csvstore as csvstore
+    from feedbackloop.connectors.csvwrite import bulk_upsert as real
+
+    def fail_on_messages(conn: Any, table: Any, *args: Any, **kwargs: Any) -> int:
+        if table.name == "messages":
+            raise RuntimeError("disk full")
+        return real(conn, table, *args, **kwargs)
+
+    monkeypatch.setattr(csvstore, "bulk_upsert", fail_on_messages)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(store, files)
+    assert store.list_tenants() == []  # deals, templates and the tenant row were written, then rolled back
+    with store.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM deals").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM templates").scalar() == 0
+
+
 def test_error_lines_count_quoted_newlines(store: Store, files: dict[str, Path]) -> None:
     write(
         files["templates"],

@@ -315,6 +315,13 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(store: Store, files: 
     assert store.count(MessageRow, tenant) == 4
 
 
+def test_skip_invalid_when_every_row_is_invalid(store: Store, files: dict[str, Path]) -> None:
+    write(files["messages"], "message_id,deal_id,sent_at\nM1,D404,2026-01-01\nM2,D405,2026-01-02\n")
+    report = run(store, files, skip_invalid=True)
+    assert (report.messages.imported, report.messages.rejected) == (0, 2)
+    assert report.deals.imported == 3
+
+
 def test_skip_invalid_with_explicit_rejects_path(
     store: Store, files: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -38,7 +38,8 @@ def utc_text(stamps: pd.Series, dialect: str) -> npt.NDArray[np.object_]:
         text = np.datetime_as_string(naive, unit="us", timezone="UTC")
     else:
         text = np.datetime_as_string(naive, unit="us")  # 2026-03-01T12:00:00.000000
-        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")  # SQLAlchemy writes a space
+        if text.size:
+            text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")  # SQLAlchemy writes a space
     result: npt.NDArray[np.object_] = text.astype(object)
     result[missing] = None
     return result

@@ -66,12 +66,21 @@ def write_rejects(path: Path, tables: Sequence[CheckedTable], errors: pd.DataFra
         mine = errors[errors["file_order"] == order]
         if mine.empty:
             continue
-        grouped = mine.groupby("row", sort=True).agg(
-            file=("file", "first"),
-            line=("line", "first"),
-            field=("field", "; ".join),
-            reason=("reason", "; ".join),
+        several = mine["row"].duplicated(keep=False).to_numpy(dtype=bool)
+        joined = (
+            mine[several]
+            .groupby("row", sort=False)
+            .agg(
+                file=("file", "first"),
+                line=("line", "first"),
+                field=("field", "; ".join),
+                reason=("reason", "; ".join),
+            )
+            .reset_index()
         )
+        columns_out = ["row", "file", "line", "field", "reason"]
+        grouped = pd.concat([mine.loc[~several, columns_out], joined[columns_out]], ignore_index=True)
+        grouped = grouped.sort_values("line", kind="stable").set_index("row")
         rows = grouped.index.to_numpy(dtype=np.int64)
         values = table.raw.frame.iloc[rows].reset_index(drop=True)
         parts.append(pd.concat([grouped.reset_index(drop=True), values], axis=1))

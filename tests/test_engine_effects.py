@@ -139,3 +139,11 @@ def test_templates_sharing_sequences_are_separated() -> None:
     score = out["score"]
     assert score["rider"] - score["plain"] == pytest.approx(0.0, abs=0.2)
     assert score["star"] - score["plain"] == pytest.approx(1.2, abs=0.2)
+
+
+def test_score_covariance_is_reported_and_matches_the_standard_errors() -> None:
+    out = adjusted_effects(_random_exposures(1500, EFFECTS, seed=8), None, EngineSettings())
+    cov = out.attrs["score_covariance"]
+    assert list(cov.index) == list(out.index)
+    np.testing.assert_allclose(np.sqrt(np.diag(cov.to_numpy())), out["score_se"], rtol=1e-12)
+    assert np.allclose(cov.to_numpy(), cov.to_numpy().T)

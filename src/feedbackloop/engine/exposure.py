@@ -37,6 +37,7 @@ EXPOSURE_COLUMNS = (
     "last_sent_at",
     "first_position",
     "deal_depth",
+    "deal_index",
 )
 
 _UTC_NAT = pd.Series([], dtype="datetime64[ns, UTC]")
@@ -153,7 +154,8 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
     """One row per (closed deal × template) with the deal's outcome and the exposure's timing.
 
     Columns: see :data:`EXPOSURE_COLUMNS` (plus configured covariates found on the deals); ``deal_depth``
-    is the highest sequence position among the deal's templated messages (NaN without positions). Deals
+    is the highest sequence position among the deal's templated messages (NaN without positions);
+    ``deal_index`` numbers the deals of this build (fast grouping; do not mix frames of two builds). Deals
     without templated messages have no exposures. Empty or odd input yields an empty frame with these columns.
     """
     cd = closed_deals(deals, settings)
@@ -174,6 +176,7 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
                 "last_sent_at": _UTC_NAT.iloc[:0],
                 "first_position": pd.Series(dtype=float),
                 "deal_depth": pd.Series(dtype=float),
+                "deal_index": pd.Series(dtype=np.int64),
                 **{c: empty[c] for c in extra},
             }
         )
@@ -201,6 +204,7 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
             "first_position": msgs["position"].to_numpy()[order][starts],
             # how far the deal got: the highest sequence step of any templated message it received
             "deal_depth": _deal_max(msgs["deal_row"].to_numpy(), msgs["position"].to_numpy(), len(cd))[rows],
+            "deal_index": rows.astype(np.int64),
         }
     )
     for c in extra:

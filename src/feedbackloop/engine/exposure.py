@@ -119,7 +119,8 @@ def templated_messages(messages: pd.DataFrame, deals: pd.DataFrame, settings: En
     if "deal_id" not in messages.columns or "template_id" not in messages.columns:
         return empty
     deal_row = pd.Index(deals["deal_id"]).get_indexer(messages["deal_id"])
-    keep = (deal_row >= 0) & messages["template_id"].notna().to_numpy()
+    template = messages["template_id"]
+    keep = (deal_row >= 0) & template.notna().to_numpy() & (template.astype(object) != "").to_numpy()
     if "direction" in messages.columns:
         direction = messages["direction"].astype(object)
         keep &= (direction.isna() | (direction == "outbound")).to_numpy()

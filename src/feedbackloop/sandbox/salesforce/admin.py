@@ -7,10 +7,12 @@ Bodies match the HubSpot sandbox: ``stats``, ``truth`` (template keys as EmailTe
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
+from feedbackloop.errors import FeedbackloopError
 from feedbackloop.sandbox.salesforce.objects import sid
 from feedbackloop.sandbox.salesforce.rest import SalesforceError, json_response
 
@@ -36,6 +38,10 @@ def on_advance(sandbox: SalesforceSandbox, step: Any, day_before: Any) -> int:
     if sandbox.world.now.date() != day_before:
         with sandbox.org.lock:
             sandbox.org.api_used = 0
+    # map the new present in the background so the next API call does not wait for it
+    threading.Thread(
+        target=sandbox.org.rows, args=("Opportunity",), name="salesforce-warm", daemon=True
+    ).start()
     if sandbox.sender is None or not step.closed_deal_ids:
         return 0
     return sandbox.sender.notify(step.closed_deal_ids)
@@ -74,7 +80,10 @@ def register_admin(app: Flask, sandbox: SalesforceSandbox) -> None:
             raise SalesforceError(400, "INVALID_REQUEST", "'days' must be a number") from None
         if days <= 0:
             raise SalesforceError(400, "INVALID_REQUEST", "'days' must be positive")
-        return json_response(advance(sandbox, days))
+        try:
+            return json_response(advance(sandbox, days))
+        except FeedbackloopError as exc:  # e.g. past the end of the simulated future
+            raise SalesforceError(400, "INVALID_REQUEST", str(exc)) from None
 
     @app.get("/_sandbox/faults")
     def get_faults() -> Response:

@@ -121,6 +121,7 @@ def create_salesforce_app(
         sandbox.sender = OutboundSender(
             outbound_url, sandbox.org, instance_url=sandbox.instance_url, verify=outbound_verify
         ).start()
+    sandbox.org.rows("Opportunity")  # map the world now rather than on the first request
     app = Flask("feedbackloop.sandbox.salesforce")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False

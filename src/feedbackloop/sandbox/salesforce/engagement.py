@@ -38,6 +38,9 @@ def _cadences(world: WorldFrames, messages: list[dict[str, Any]], out: dict[str,
         opened[key] += bool(m["opened"])
         clicked[key] += bool(m["clicked"])
         replied[key] += bool(m["replied"])
+    deals_by_cadence: dict[Any, set[Any]] = defaultdict(set)
+    for m in messages:
+        deals_by_cadence[m["sequence_id"]].add(m["deal_id"])
     for t in templates.values():
         count = by_template[t["template_id"]]
         out["EmailTemplate"].append(
@@ -78,7 +81,7 @@ def _cadences(world: WorldFrames, messages: list[dict[str, Any]], out: dict[str,
             ),
             default=world.now,
         )
-        targets = len({m["deal_id"] for m in messages if m["sequence_id"] == sequence_id})
+        targets = len(deals_by_cadence[sequence_id])
         out["ActionCadence"].append(
             {
                 "Id": cadence_id,

@@ -7,6 +7,7 @@ the two never collide.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import threading
@@ -50,18 +51,16 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(chars))
 
 
+_UPPER = str.maketrans({c: "1" if c.isupper() else "0" for c in _BASE62})
+
+
 def to_18(id15: str) -> str:
-    """Append Salesforce's case-checksum suffix: one character per 5-character chunk."""
+    """Append Salesforce's case-checksum suffix: one character per 5-character chunk, whose bit i is set
+    when character i of the chunk is an upper-case letter."""
     if len(id15) == 18:
         return id15
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for i, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << i
-        suffix += _SUFFIX[bits]
-    return id15 + suffix
+    bits = id15.translate(_UPPER)
+    return id15 + "".join(_SUFFIX[int(bits[i + 4 : i - 1 if i else None : -1], 2)] for i in (0, 5, 10))
 
 
 def to_15(record_id: str) -> str:
@@ -75,10 +74,26 @@ def is_salesforce_id(value: str) -> bool:
     return len(value) == 15 or to_18(value[:15]) == value
 
 
+@functools.lru_cache(maxsize=1 << 21)
 def derived_id(prefix: str, key: str) -> str:
-    """The 18-character id of the world record ``key`` of an object with key prefix ``prefix``."""
-    digest = int.from_bytes(hashlib.blake2b(f"{prefix}:{key}".encode(), digest_size=8).digest(), "big")
-    return to_18(prefix + "8d" + _base62(digest % 62**10, 10))
+    """The 18-character id of the world record ``key`` of an object with key prefix ``prefix``.
+
+    Numeric keys (the world's ids) are scrambled by an invertible multiplication, other keys hashed.
+    """
+    if key.isdigit() and len(key) < 16:
+        number = (int(key) * _MIX + _salt(prefix)) % 62**10
+    else:
+        number = int.from_bytes(hashlib.blake2b(f"{prefix}:{key}".encode(), digest_size=8).digest(), "big")
+        number = number % 62**10
+    return to_18(prefix + ("8d" if key.isdigit() else "8h") + _base62(number, 10))
+
+
+_MIX = 0x9E3779B97F4A7C15  # odd and not a multiple of 31: coprime with 62**10, so distinct keys stay distinct
+
+
+@functools.lru_cache(maxsize=256)
+def _salt(prefix: str) -> int:
+    return int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=8).digest(), "big")
 
 
 class IdFactory:

@@ -8,8 +8,8 @@ emails) rather than carrying a step number, and stage outcomes live only in ``Op
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import math
 import re
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -42,6 +42,7 @@ class WorldFrames(Protocol):
     def replies_frame(self) -> pd.DataFrame: ...
 
 
+@functools.lru_cache(maxsize=1 << 21)
 def sid(object_name: str, world_id: Any) -> str | None:
     """The Salesforce id of a world record (None for a missing world id)."""
     if world_id is None:
@@ -49,19 +50,21 @@ def sid(object_name: str, world_id: Any) -> str | None:
     return derived_id(KEY_PREFIXES[object_name], str(world_id))
 
 
-def _py(value: Any) -> Any:
-    """A pandas/numpy cell as a plain Python value (NaN/NaT → None, Timestamp → datetime)."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _py(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    """Rows as dicts of plain Python values (NaN/NaT/NA become None), column by column for speed."""
+    names = [str(c) for c in frame.columns]
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        missing = series.isna().to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            values = pd.DatetimeIndex(series).to_pydatetime().tolist()
+        else:
+            values = series.to_numpy(dtype=object).tolist()
+        if missing.any():
+            values = [None if gap else v for v, gap in zip(values, missing, strict=True)]
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _fraction(key: str) -> float:

@@ -23,7 +23,7 @@ from feedbackloop.sandbox.salesforce.schema import (
     ObjectDef,
     Schema,
 )
-from feedbackloop.sandbox.salesforce.soql import BoolOp, Condition, Literal, Not, Query, SoqlError
+from feedbackloop.sandbox.salesforce.soql import BoolOp, Compare, Condition, Literal, Not, Query, SoqlError
 
 __all__ = ["Record", "ResultSet", "Tables", "evaluate", "json_value"]
 
@@ -290,9 +290,25 @@ class ResultSet:
     count_only: bool = False
 
 
+def _by_ids(tables: Tables, obj: ObjectDef, where: Condition | None) -> list[Record] | None:
+    """Candidate rows for ``Id = '…'`` / ``Id IN (…)`` filters (the predicate still runs on them)."""
+    if not isinstance(where, Compare) or len(where.path) != 1 or where.path[0].lower() != "id":
+        return None
+    if where.op == "=" and isinstance(where.value, Literal) and where.value.kind == "string":
+        literals: tuple[Literal, ...] = (where.value,)
+    elif where.op == "IN" and isinstance(where.value, tuple):
+        literals = where.value
+    else:
+        return None
+    found = [tables.by_id(obj.name, lit.value) for lit in literals if lit.kind == "string" and lit.value]
+    unique = {id(r): r for r in found if r is not None}
+    return list(unique.values())
+
+
 def _select(tables: Tables, obj: ObjectDef, query: Query, include_deleted: bool) -> list[Record]:
     predicate = _compile(tables, obj, query.where) if query.where is not None else None
-    rows: Iterable[Record] = tables.rows(obj.name)
+    candidates = _by_ids(tables, obj, query.where)
+    rows: Iterable[Record] = tables.rows(obj.name) if candidates is None else candidates
     if not include_deleted:
         rows = (r for r in rows if not r.get("IsDeleted"))
     selected = [r for r in rows if predicate(r)] if predicate else list(rows)

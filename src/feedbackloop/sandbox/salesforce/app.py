@@ -29,6 +29,7 @@ from feedbackloop.sandbox.salesforce.objects import WorldFrames
 from feedbackloop.sandbox.salesforce.org import OrgData, OrgOptions
 from feedbackloop.sandbox.salesforce.outbound import OutboundSender
 from feedbackloop.sandbox.salesforce.rest import CursorStore, SalesforceError, register_rest
+from feedbackloop.sandbox.salesforce.rest_writes import register_writes
 from feedbackloop.sandbox.salesforce.tooling_routes import register_tooling
 from feedbackloop.sandbox.serving import reset_connection
 
@@ -167,6 +168,7 @@ def create_salesforce_app(
     app.extensions["salesforce_sandbox"] = sandbox
     register_oauth(app, sandbox.tokens, sandbox.org.org_id, sandbox.org.user_id, sandbox.instance_url)
     register_rest(app, sandbox.org, sandbox.cursors)
+    register_writes(app, sandbox.org)
     register_bulk(app, sandbox.jobs)
     register_tooling(app, sandbox.org)
     register_admin(app, sandbox)

@@ -3,6 +3,7 @@ the joins the connector relies on (step tracker → cadence step → template; t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,36 @@ def test_step_trackers_lead_to_the_template_each_email_used(sf: Any, world: Worl
         seen += 1
     assert seen == len(expected)
     assert seen > 0
+
+
+def test_queries_stay_consistent_while_the_world_advances(server: SalesforceServer) -> None:
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        client = Salesforce(
+            instance_url=server.url,
+            session_id="sandbox-token",
+            version="60.0",
+            session=trusting_session(server.ca_file),
+        )
+        try:
+            for _ in range(15):
+                total = client.query("SELECT COUNT() FROM Opportunity")["totalSize"]
+                closed = client.query("SELECT COUNT() FROM Opportunity WHERE IsClosed = true")["totalSize"]
+                assert 0 < closed <= total
+        except BaseException as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    http = trusting_session(server.ca_file)
+    for _ in range(3):
+        assert http.post(f"{server.url}/_sandbox/advance", json={"days": 1}, timeout=30).status_code == 200
+    for thread in threads:
+        thread.join(timeout=60)
+    http.post(f"{server.url}/_sandbox/reset", timeout=30)
+    assert errors == []
 
 
 def test_advancing_closes_deals_that_queries_then_see(

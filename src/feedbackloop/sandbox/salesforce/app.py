@@ -36,6 +36,7 @@ from feedbackloop.sandbox.serving import reset_connection
 __all__ = ["SalesforceSandbox", "create_salesforce_app", "error_response", "sandbox_of"]
 
 _FILLED = ("sobject",)
+MAX_URI = 16_384  # Salesforce refuses longer URIs (reference §4.1: 414/431); long IN lists must be split
 
 
 class SalesforceSandbox:
@@ -176,7 +177,11 @@ def create_salesforce_app(
     @app.before_request
     def gatekeeper() -> Response | None:
         _no_delay(request.environ)
+        if not sandbox.base_url:  # remember where we are served, for outbound messages' EnterpriseUrl
+            sandbox.base_url = request.host_url.rstrip("/")
         path = request.path
+        if len(request.full_path) > MAX_URI:
+            return error_response(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes")
         if path.startswith("/_sandbox") or path == "/services/oauth2/authorize":
             return None
         key = endpoint_key()

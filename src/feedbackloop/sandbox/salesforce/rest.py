@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -204,6 +205,42 @@ def register_rest(app: Flask, org: OrgData, cursors: CursorStore) -> None:
         obj = known(sobject)
         return json_response(
             {"objectDescribe": describe_object(obj, org.schema, api_version(), full=False), "recentItems": []}
+        )
+
+    def window() -> tuple[datetime, datetime]:
+        try:
+            start, end = (
+                datetime.fromisoformat(request.args[k].replace("Z", "+00:00")) for k in ("start", "end")
+            )
+        except (KeyError, ValueError):
+            raise SalesforceError(
+                400, "INVALID_REQUEST", "start and end must be ISO 8601 datetimes"
+            ) from None
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            raise SalesforceError(
+                400, "INVALID_REPLICATION_DATE", "start and end must be time-zone aware and ordered"
+            )
+        return start, end
+
+    @app.get(f"{API}/sobjects/<sobject>/updated")
+    def updated(sobject: str) -> Response:
+        """getUpdated: ids whose SystemModstamp falls in [start, end) (the 30-day window is not enforced)."""
+        obj = known(sobject)
+        start, end = window()
+        ids = [r["Id"] for r in org.rows(obj.name) if start <= r["SystemModstamp"] < end]
+        return json_response({"ids": ids, "latestDateCovered": json_value("datetime", min(end, org.now))})
+
+    @app.get(f"{API}/sobjects/<sobject>/deleted")
+    def deleted(sobject: str) -> Response:
+        """getDeleted: nothing is ever deleted in the sandbox."""
+        known(sobject)
+        start, end = window()
+        return json_response(
+            {
+                "deletedRecords": [],
+                "earliestDateAvailable": json_value("datetime", start),
+                "latestDateCovered": json_value("datetime", min(end, org.now)),
+            }
         )
 
     @app.get(f"{API}/sobjects/<sobject>/<record_id>")

@@ -16,6 +16,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
+    SalesforceMalformedRequest,
     SalesforceRefusedRequest,
 )
 
@@ -233,3 +234,18 @@ def test_reset_restores_the_world_and_forgets_writes(make_server: Callable[..., 
     assert http.post(f"{server.url}/_sandbox/reset", timeout=5).json()["status"] == "reset"
     assert sf.query("SELECT COUNT() FROM Opportunity WHERE IsWon = true")["totalSize"] == 1
     assert sf.query("SELECT COUNT() FROM Template_Score__c")["totalSize"] == 0
+
+
+def test_orgs_without_optional_fields_describe_and_refuse_them(
+    make_server: Callable[..., SalesforceServer],
+) -> None:
+    server = make_server(
+        disabled_fields=frozenset({"EmailMessage.HasReply", "EmailMessage.FirstLinkClickedDate"})
+    )
+    sf = client(server)
+    names = {f["name"] for f in sf.EmailMessage.describe()["fields"]}
+    assert "HasReply" not in names
+    assert "FirstLinkClickedDate" not in names
+    assert "IsOpened" in names
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT HasReply FROM EmailMessage")

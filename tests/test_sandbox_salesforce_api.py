@@ -383,3 +383,9 @@ def test_identity_url_and_overlong_uris(sf: Any, server: SalesforceServer) -> No
     with pytest.raises(SalesforceError) as caught:
         sf.query(f"SELECT Id FROM Opportunity WHERE Id IN ({ids})")
     assert caught.value.status == 414
+
+
+def test_unknown_query_locators_are_refused(sf: Any) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query_more("/services/data/v60.0/query/01gSb0000009999AAA-200", identifier_is_url=True)
+    assert error_code(caught.value) == "INVALID_QUERY_LOCATOR"

@@ -228,6 +228,8 @@ def create_salesforce_app(
             return error_response(404, "NOT_FOUND", "The requested resource does not exist")
         if exc.code == 405:
             return error_response(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed.")
-        return error_response(exc.code or 500, "INVALID_REQUEST", exc.description or exc.name)
+        if (exc.code or 500) >= 500:
+            return error_response(exc.code or 500, "UNKNOWN_EXCEPTION", "An unexpected error occurred.")
+        return error_response(exc.code or 400, "INVALID_REQUEST", exc.description or exc.name)
 
     return app

@@ -7,7 +7,6 @@ Field names, types and relationship names follow the Salesforce object reference
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +93,13 @@ class ObjectDef:
 class Schema:
     """The org's objects: the standard ones, minus switched-off optional fields, plus installed ones."""
 
-    def __init__(self, disabled_fields: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, disabled_fields: frozenset[str] = frozenset(), objects: dict[str, ObjectDef] | None = None
+    ) -> None:
         from feedbackloop.sandbox.salesforce.standard_objects import standard_objects
 
         self.objects: dict[str, ObjectDef] = {}
-        for name, obj in standard_objects().items():
+        for name, obj in (standard_objects() if objects is None else objects).items():
             obj.fields = {n: f for n, f in obj.fields.items() if f"{name}.{n}" not in disabled_fields}
             self.objects[name] = obj
 
@@ -125,9 +126,6 @@ class Schema:
             for f in o.fields.values()
             if f.child_relationship and parent in f.reference_to
         ]
-
-    def copy(self) -> Schema:
-        return copy.deepcopy(self)
 
 
 def describe_field(definition: FieldDef) -> dict[str, Any]:

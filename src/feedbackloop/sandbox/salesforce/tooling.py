@@ -53,8 +53,7 @@ class ToolingError(Exception):
 
 def tooling_schema() -> Schema:
     """The two Tooling objects the sandbox lets clients query."""
-    schema = Schema.__new__(Schema)
-    schema.objects = {
+    objects = {
         "CustomObject": ObjectDef(
             "CustomObject",
             "Custom Object",
@@ -85,7 +84,7 @@ def tooling_schema() -> Schema:
             },
         ),
     }
-    return schema
+    return Schema(objects=objects)
 
 
 def _tooling_record(org: OrgData, kind: str, values: dict[str, Any]) -> str:

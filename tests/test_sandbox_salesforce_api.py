@@ -389,3 +389,10 @@ def test_unknown_query_locators_are_refused(sf: Any) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query_more("/services/data/v60.0/query/01gSb0000009999AAA-200", identifier_is_url=True)
     assert error_code(caught.value) == "INVALID_QUERY_LOCATOR"
+
+
+def test_get_by_custom_id(sf: Any) -> None:
+    sf.Template_Score__c.upsert("Template_Id__c/lookup-1", {"Score__c": 9.5})
+    assert sf.Template_Score__c.get_by_custom_id("Template_Id__c", "LOOKUP-1")["Score__c"] == 9.5
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Template_Score__c.get_by_custom_id("Template_Id__c", "missing")

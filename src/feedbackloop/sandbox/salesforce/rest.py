@@ -246,17 +246,33 @@ def register_rest(app: Flask, org: OrgData, cursors: CursorStore) -> None:
     @app.get(f"{API}/sobjects/<sobject>/<record_id>")
     def get_record(sobject: str, record_id: str) -> Response:
         obj = known(sobject)
-        record = org.by_id(obj.name, record_id)
+        return render_record(obj, org.by_id(obj.name, record_id))
+
+    @app.get(f"{API}/sobjects/<sobject>/<ext_field>/<value>")
+    def get_by_external_id(sobject: str, ext_field: str, value: str) -> Response:
+        obj = known(sobject)
+        key = obj.field(ext_field)
+        if key is None or not key.external_id:
+            raise SalesforceError(400, "INVALID_FIELD", f"{ext_field} is not an External ID field")
+        lowered = value if key.case_sensitive else value.lower()
+        matches = [
+            r
+            for r in org.rows(obj.name)
+            if isinstance(r.get(key.name), str)
+            and (r[key.name] if key.case_sensitive else r[key.name].lower()) == lowered
+        ]
+        if len(matches) > 1:
+            urls = [f"/services/data/v{api_version()}/sobjects/{obj.name}/{m['Id']}" for m in matches]
+            return json_response(urls, 300)
+        return render_record(obj, matches[0] if matches else None)
+
+    def render_record(obj: Any, record: dict[str, Any] | None) -> Response:
         if record is None:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         wanted = request.args.get("fields")
         names = [n.strip() for n in wanted.split(",")] if wanted else list(obj.fields)
-        body: dict[str, Any] = {
-            "attributes": {
-                "type": obj.name,
-                "url": f"/services/data/v{api_version()}/sobjects/{obj.name}/{record['Id']}",
-            }
-        }
+        url = f"/services/data/v{api_version()}/sobjects/{obj.name}/{record['Id']}"
+        body: dict[str, Any] = {"attributes": {"type": obj.name, "url": url}}
         for name in names:
             definition = obj.field(name)
             if definition is None:

@@ -20,8 +20,8 @@ from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from feedbackloop.engine.insight_settings import InsightSettings
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
+from feedbackloop.engine.settings import EngineSettings
 
 __all__ = [
     "UNKNOWN_SEGMENT",
@@ -46,7 +46,7 @@ def _deal_level(exposures: pd.DataFrame) -> pd.DataFrame:
     return exposures.drop_duplicates("deal_id")[["deal_id", "segment", "won"]]
 
 
-def top_templates_by_segment(exposures: pd.DataFrame, settings: InsightSettings) -> pd.DataFrame:
+def top_templates_by_segment(exposures: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
     """Per segment, templates ranked by a Beta posterior shrunk toward the segment's win rate.
 
     Columns: segment, template_id, deals, won, win_rate, posterior_mean, ci_low, ci_high,
@@ -98,7 +98,7 @@ def _segment_tables(frame: pd.DataFrame, deals: pd.DataFrame, template_id: str) 
 
 
 def segment_interactions(
-    exposures: pd.DataFrame, settings: InsightSettings
+    exposures: pd.DataFrame, settings: EngineSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test every template for a segment interaction; return (tests, per-segment odds ratios).
 
@@ -169,7 +169,7 @@ def segment_interactions(
 
 
 def _closed_template_messages(
-    deals: pd.DataFrame, messages: pd.DataFrame, settings: InsightSettings
+    deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings
 ) -> pd.DataFrame:
     outcomes = set(settings.success_outcomes) | set(settings.failure_outcomes)
     closed = deals.loc[deals["outcome"].isin(outcomes), ["deal_id", "outcome"]]
@@ -179,7 +179,7 @@ def _closed_template_messages(
     return msgs.sort_values(["deal_id", "sent_at", "position"], kind="stable")
 
 
-def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: InsightSettings) -> pd.DataFrame:
+def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
     """Recurring ordered template patterns per closed deal, with their win rates.
 
     For each deal the templates in send order (repeats of the same template in a row collapsed) give
@@ -224,7 +224,7 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Ins
 
 
 def segment_insights(
-    exposures: pd.DataFrame, deals: pd.DataFrame, messages: pd.DataFrame, settings: InsightSettings
+    exposures: pd.DataFrame, deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings
 ) -> dict[str, Any]:
     """The ``segments`` section of the analyze JSON."""
     if exposures.empty:

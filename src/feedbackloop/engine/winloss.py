@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from feedbackloop.engine.insight_settings import InsightSettings
 from feedbackloop.engine.objections import parse_objections
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
+from feedbackloop.engine.settings import EngineSettings
 
 __all__ = [
     "UNKNOWN",
@@ -29,7 +29,7 @@ __all__ = [
 UNKNOWN = "unknown"
 
 
-def _closed(deals: pd.DataFrame, settings: InsightSettings) -> pd.DataFrame:
+def _closed(deals: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
     outcomes = set(settings.success_outcomes) | set(settings.failure_outcomes)
     closed = deals[deals["outcome"].isin(outcomes)].copy()
     closed["won"] = closed["outcome"].isin(settings.success_outcomes)
@@ -145,7 +145,7 @@ def objection_outcomes(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.DataF
 
 
 def win_loss_analysis(
-    deals: pd.DataFrame, messages: pd.DataFrame, settings: InsightSettings
+    deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings
 ) -> dict[str, Any]:
     """The ``win_loss`` section of the analyze JSON."""
     empty: dict[str, Any] = {

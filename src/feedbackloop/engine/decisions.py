@@ -1,0 +1,286 @@
+"""Promote, deprecate, review or keep: the seed's criteria, computed from the adjusted score.
+
+Every decision carries the seed's criteria dict (promote: ``min_sample_size``,
+``statistical_significance``, ``outperforms_current``, ``recent_trend_positive``; deprecate:
+``sufficient_sample``, ``below_threshold``, ``declining_trend``, ``outperformed_by_alternatives``), each
+as ``{value, threshold, met}``, plus the numbers behind them.
+
+Why the adjusted score: raw win rates are confounded by segment mix and by templates that share
+sequences, so a good template that mostly goes to hard segments looks bad. Deprecation therefore rests on
+the posterior probability that the template's adjusted effect is *below the average template* (normal
+approximation around ``score`` ± ``score_se``, centred on the mean score) and on the template being beaten
+by an alternative; a significant decline alone sends a template to ``review``, never to ``deprecated``.
+
+Hysteresis: a status is entered at the strict probability (0.95) and left only when the probability
+falls below the exit level (0.80), and an engine-set status is held at least ``min_status_runs`` runs and
+``min_status_days`` days. Pinned templates keep their status; their decision is still reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from feedbackloop.domain import DecisionAction, TemplateStatus
+from feedbackloop.engine.result import INSUFFICIENT_DATA, OK, PreviousState, TemplateState
+from feedbackloop.engine.settings import EngineSettings
+
+__all__ = ["DEPRECATE_CRITERIA", "PROMOTE_CRITERIA", "Decision", "decide"]
+
+PROMOTE_CRITERIA = (
+    "min_sample_size",
+    "statistical_significance",
+    "outperforms_current",
+    "recent_trend_positive",
+)
+DEPRECATE_CRITERIA = (
+    "sufficient_sample",
+    "below_threshold",
+    "declining_trend",
+    "outperformed_by_alternatives",
+)
+_HELD = {TemplateStatus.PROMOTED.value, TemplateStatus.DEPRECATED.value, TemplateStatus.REVIEW.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The engine's verdict on one template in one run."""
+
+    template_id: str
+    action: str
+    status: str
+    previous_status: str
+    changed: bool
+    pinned: bool
+    criteria: dict[str, dict[str, Any]]
+    numbers: dict[str, Any]
+    reason: str
+    data_status: str
+    state: TemplateState = field(default_factory=lambda: TemplateState("active"))
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _flag(value: Any) -> bool:
+    return (
+        value is not None
+        and value is not pd.NA
+        and not (isinstance(value, float) and math.isnan(value))
+        and bool(value)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    scored: pd.DataFrame
+    promoted_ids: list[str]
+    settings: EngineSettings
+    as_of: datetime
+
+
+def _criterion(value: Any, threshold: Any, met: bool) -> dict[str, Any]:
+    return {"value": value, "threshold": threshold, "met": bool(met)}
+
+
+def _centred(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Scores minus the mean score of the scored templates, and the standard error of that difference.
+
+    Var(s_t − mean) = se_t²(1 − 2/n) + Σ se_j² / n² for independent estimates.
+    """
+    score = pd.to_numeric(table["score"], errors="coerce")
+    se = pd.to_numeric(table["score_se"], errors="coerce")
+    ok = score.notna() & se.notna() & (se > 0)
+    n = int(ok.sum())
+    if n == 0:
+        nan = pd.Series(np.nan, index=table.index)
+        return nan, nan
+    mean = score[ok].mean()
+    var = se**2 * (1 - 2 / n) + (se[ok] ** 2).sum() / n**2 if n > 1 else se**2
+    return (score - mean).where(ok), np.sqrt(var.clip(lower=1e-12)).where(ok)
+
+
+def _prob_greater(diff: float, sd: float) -> float:
+    return float(stats.norm.cdf(diff / sd)) if sd > 0 else float(diff > 0)
+
+
+def decide(
+    table: pd.DataFrame,
+    templates: pd.DataFrame,
+    settings: EngineSettings,
+    as_of: datetime,
+    previous: PreviousState | None = None,
+) -> list[Decision]:
+    """Decide every template in ``templates`` (those without statistics get ``keep``).
+
+    ``table`` is indexed by template_id with deals, score, score_se, posterior_mean,
+    p_beats_baseline, relative_change, q_value and declining (missing columns or values are treated
+    as unknown). ``templates`` has template_id, status and pinned.
+    """
+    table = table.copy()
+    for column in ("deals", "score", "score_se", "posterior_mean", "p_beats_baseline"):
+        if column not in table:
+            table[column] = np.nan
+    for column in ("relative_change", "q_value"):
+        if column not in table:
+            table[column] = np.nan
+    if "declining" not in table:
+        table["declining"] = False
+    centred, centred_se = _centred(table)
+    table["centred"], table["centred_se"] = centred, centred_se
+    sufficient = pd.to_numeric(table["deals"], errors="coerce").fillna(0) >= settings.min_sample_size
+    scored = table[sufficient & table["centred"].notna()]
+    current = {
+        str(r.template_id): (str(r.status or "active"), bool(r.pinned))
+        for r in templates[["template_id", "status", "pinned"]].fillna({"pinned": False}).itertuples()
+    }
+    promoted_ids = [t for t, (s, _) in current.items() if s == TemplateStatus.PROMOTED.value]
+    prev_states = previous.templates if previous else {}
+    ctx = _Context(scored, promoted_ids, settings, as_of)
+    rows: dict[str, dict[str, Any]] = {
+        str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
+    }
+    out = []
+    for template_id in sorted(current):
+        status, pinned = current[template_id]
+        values = {"status": status, "pinned": pinned, **rows.get(template_id, {})}
+        out.append(_decide_one(template_id, values, prev_states.get(template_id), ctx))
+    return out
+
+
+def _decide_one(
+    template_id: str, values: dict[str, Any], prev: TemplateState | None, ctx: _Context
+) -> Decision:
+    settings, as_of, scored, promoted_ids = ctx.settings, ctx.as_of, ctx.scored, ctx.promoted_ids
+    status, pinned = str(values["status"]), bool(values["pinned"])
+
+    def get(key: str) -> float | None:
+        return _num(values.get(key))
+
+    deals = int(get("deals") or 0)
+    d, sd = get("centred"), get("centred_se")
+    declining = _flag(values.get("declining"))
+    p_better = _prob_greater(d, sd) if d is not None and sd is not None else None
+    p_worse = None if p_better is None else 1 - p_better
+
+    # Current best alternatives: the strongest other scored template, and the promoted ones.
+    others = scored.drop(index=template_id, errors="ignore")
+    alt_probs: dict[str, float] = {}
+    if d is not None and sd is not None:
+        for alt_id, alt in others.iterrows():
+            diff_sd = math.hypot(sd, float(alt["centred_se"]))
+            alt_probs[str(alt_id)] = _prob_greater(float(alt["centred"]) - d, diff_sd)
+    strong_alts = [a for a, p in alt_probs.items() if p >= settings.outperform_probability]
+    best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
+    ref_ids = [p for p in promoted_ids if p != template_id and p in scored.index]
+    if d is not None and sd is not None and ref_ids:
+        ref = scored.loc[ref_ids]
+        ref_mean = float(ref["centred"].mean())
+        ref_se = float(np.sqrt((ref["centred_se"] ** 2).sum()) / len(ref))
+        p_outperforms: float | None = _prob_greater(d - ref_mean, math.hypot(sd, ref_se))
+    else:
+        p_outperforms = p_better
+
+    promoted_now = status == TemplateStatus.PROMOTED.value
+    deprecated_now = status == TemplateStatus.DEPRECATED.value
+    promote_threshold = settings.promote_exit_probability if promoted_now else settings.promote_probability
+    deprecate_threshold = (
+        settings.deprecate_exit_probability if deprecated_now else settings.deprecate_probability
+    )
+    enough = deals >= settings.min_sample_size and p_better is not None
+    rel, q = get("relative_change"), get("q_value")
+    criteria = {
+        "min_sample_size": _criterion(deals, settings.min_sample_size, enough),
+        "statistical_significance": _criterion(
+            p_better, promote_threshold, p_better is not None and p_better >= promote_threshold
+        ),
+        "outperforms_current": _criterion(
+            p_outperforms,
+            settings.outperform_probability,
+            p_outperforms is not None and p_outperforms >= settings.outperform_probability,
+        ),
+        "recent_trend_positive": _criterion(rel, -settings.relative_drop, not declining),
+        "sufficient_sample": _criterion(deals, settings.min_sample_size, enough),
+        "below_threshold": _criterion(
+            p_worse, deprecate_threshold, p_worse is not None and p_worse >= deprecate_threshold
+        ),
+        "declining_trend": _criterion(q, settings.alpha, declining),
+        "outperformed_by_alternatives": _criterion(len(strong_alts), 1, bool(strong_alts)),
+    }
+    met = {k: v["met"] for k, v in criteria.items()}
+    numbers = {
+        "deals": deals,
+        "score": get("score"),
+        "score_se": get("score_se"),
+        "centred_score": d,
+        "centred_se": sd,
+        "p_better_than_average": p_better,
+        "p_worse_than_average": p_worse,
+        "posterior_mean": get("posterior_mean"),
+        "p_beats_baseline": get("p_beats_baseline"),
+        "best_alternative": best_alt,
+        "p_best_alternative_better": alt_probs.get(best_alt) if best_alt else None,
+        "relative_change": rel,
+        "q_value": q,
+    }
+
+    if not enough:
+        action, target, reason = DecisionAction.KEEP, status, "not enough closed deals to decide"
+    elif all(met[c] for c in DEPRECATE_CRITERIA if c != "declining_trend"):
+        action, target = DecisionAction.DEPRECATE, TemplateStatus.DEPRECATED.value
+        reason = (
+            f"P(worse than the average template) = {p_worse:.3f} and {len(strong_alts)} better alternatives"
+        )
+    elif all(met[c] for c in PROMOTE_CRITERIA):
+        action, target = DecisionAction.PROMOTE, TemplateStatus.PROMOTED.value
+        reason = f"P(better than the average template) = {p_better:.3f}"
+    elif declining:
+        action, target = DecisionAction.REVIEW, TemplateStatus.REVIEW.value
+        reason = "significant decline of the recent win rate; check before deprecating"
+    elif deprecated_now:
+        action, target = DecisionAction.REVIEW, TemplateStatus.REVIEW.value
+        reason = "no longer clearly worse than average; back to review"
+    elif status in _HELD:
+        action, target = DecisionAction.KEEP, TemplateStatus.ACTIVE.value
+        reason = f"criteria for {status!r} no longer met"
+    else:
+        action, target, reason = DecisionAction.KEEP, status, "no criterion met"
+
+    since_prev = prev if prev is not None and prev.status == status else None
+    runs = since_prev.runs_in_status if since_prev else 0
+    since = since_prev.since if since_prev and since_prev.since else as_of
+    if target != status and status in _HELD and not pinned:
+        days = (as_of - since).total_seconds() / 86400
+        if runs < settings.min_status_runs or days < settings.min_status_days:
+            reason += f" (status {status!r} held: {runs} run(s), {max(days, 0):.0f} day(s) so far)"
+            target = status
+    if pinned:
+        if target != status:
+            reason += f" (pinned: status stays {status!r})"
+        target = status
+    changed = target != status
+    state = TemplateState(target, as_of, 1) if changed else TemplateState(status, since, runs + 1)
+    return Decision(
+        template_id=template_id,
+        action=action.value,
+        status=target,
+        previous_status=status,
+        changed=changed,
+        pinned=pinned,
+        criteria=criteria,
+        numbers=numbers,
+        reason=reason,
+        data_status=OK if enough else INSUFFICIENT_DATA,
+        state=state,
+    )

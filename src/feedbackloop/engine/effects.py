@@ -1,0 +1,252 @@
+"""Adjusted template effects: a deal-level, L2-penalised logistic regression (the ``score``).
+
+Raw win rates are confounded twice: templates are used more in some segments than others (segment mix),
+and templates travel together in sequences, so a weak template sharing deals with a strong one looks good.
+The model puts every deal once, with its outcome, an indicator per template it received and dummies of the
+configured covariates (segment by default), and estimates all template effects jointly:
+
+    logit P(won) = intercept + Σ_cov γ·covariates + Σ_t β_t·[deal received t]
+
+``score`` is β_t (log-odds, higher is better). The ridge penalty λ/2·Σβ_t² (only template terms; covariates
+get a token 1e-4 to survive separated segments, the intercept none) is a N(0, 1/λ) prior: it keeps rare
+or separated templates finite and resolves the collinearity of "every deal gets k templates". Fitting is
+Newton–Raphson (IRLS) on a sparse design with step halving; standard errors are the square roots of the
+diagonal of the inverse penalised Hessian (the Laplace posterior; the ordinary MLE errors when λ → 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import linalg, special
+from scipy.stats import norm
+
+from feedbackloop.engine.settings import EngineSettings
+
+__all__ = [
+    "EFFECT_COLUMNS",
+    "Design",
+    "LogitFit",
+    "adjusted_effects",
+    "deal_design",
+    "fit_ridge_logit",
+]
+
+EFFECT_COLUMNS = ("deals", "score", "score_se", "z", "p_value", "data_status")
+COVARIATE_PENALTY = 1e-4
+
+
+@dataclass(frozen=True)
+class LogitFit:
+    """Result of :func:`fit_ridge_logit`."""
+
+    coef: np.ndarray
+    se: np.ndarray
+    loglik: float  # unpenalised log-likelihood at the optimum
+    n_iter: int
+    converged: bool
+
+
+def fit_ridge_logit(
+    design: sp.spmatrix | np.ndarray,
+    y: np.ndarray,
+    penalty: np.ndarray,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> LogitFit:
+    """Maximise Σ log-lik − ½·Σ penalty_j·β_j² by Newton–Raphson; SEs from the penalised Hessian.
+
+    ``penalty`` holds one precision per column (0 = unpenalised). Never raises on singular problems:
+    a pseudo-inverse is used and ``converged`` reports whether the gradient vanished.
+    """
+    x = sp.csr_matrix(design, dtype=float)
+    y = np.asarray(y, dtype=float)
+    pen = np.asarray(penalty, dtype=float)
+    coef = np.zeros(x.shape[1])
+
+    def objective(b: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = x @ b
+        return float(np.sum(y * eta - np.logaddexp(0.0, eta)) - 0.5 * np.sum(pen * b * b)), eta
+
+    def hessian(eta: np.ndarray) -> np.ndarray:
+        mu = special.expit(eta)
+        w = mu * (1 - mu)
+        return np.asarray((x.T @ sp.csr_matrix(x.multiply(w[:, None]))).toarray()) + np.diag(pen)
+
+    value, eta = objective(coef)
+    converged, n_iter = False, 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        grad = x.T @ (y - special.expit(eta)) - pen * coef
+        h = hessian(eta)
+        try:
+            step = linalg.cho_solve(linalg.cho_factor(h), grad)
+        except linalg.LinAlgError:
+            step = np.linalg.lstsq(h, grad, rcond=None)[0]
+        scale = 1.0
+        for _ in range(40):
+            new_value, new_eta = objective(coef + scale * step)
+            if new_value >= value - 1e-12 * abs(value):
+                break
+            scale /= 2
+        coef = coef + scale * step
+        value, eta = new_value, new_eta
+        if np.max(np.abs(scale * step)) < tol * (1 + np.max(np.abs(coef))):
+            converged = True
+            break
+    h = hessian(eta)
+    try:
+        cov_diag = np.diag(linalg.cho_solve(linalg.cho_factor(h), np.eye(len(coef))))
+    except linalg.LinAlgError:
+        cov_diag = np.diag(np.linalg.pinv(h))
+    loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+    return LogitFit(coef, np.sqrt(np.maximum(cov_diag, 0.0)), loglik, n_iter, converged)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A deal-level design: one row per closed deal that received at least one template."""
+
+    matrix: sp.csr_matrix
+    outcome: np.ndarray
+    names: tuple[str, ...]
+    penalty: np.ndarray
+    templates: pd.Index
+    template_deals: np.ndarray  # deals (exposures) per template, in column order
+    template_start: int  # first template column; templates occupy len(templates) columns
+    interaction_start: int | None  # first template × period column, when a period is given
+    deal_ids: np.ndarray
+
+
+def _covariate_blocks(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
+    values = frame[name]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        sd = np.nanstd(x)
+        if not np.isfinite(sd) or sd == 0:
+            return np.zeros((len(x), 0)), []
+        return np.nan_to_num((x - np.nanmean(x)) / sd)[:, None], [name]
+    labels = values.astype(object).where(values.notna(), "unknown").astype(str)
+    levels = labels.value_counts().index[1:]  # drop the most frequent level: it is the reference
+    return (labels.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(float), [
+        f"{name}={level}" for level in levels
+    ]
+
+
+def deal_design(
+    exposures: pd.DataFrame,
+    deals: pd.DataFrame | None,
+    settings: EngineSettings,
+    *,
+    period: pd.Series | None = None,
+) -> Design:
+    """Build the sparse deal-level design from exposures (and covariates missing from them, from deals).
+
+    With ``period`` (bool per exposure row, constant within a deal, True = recent) the design adds a
+    ``recent`` column and one template × recent interaction per template, penalised like the templates.
+    """
+    deal_codes, deal_ids = pd.factorize(exposures["deal_id"], sort=False)
+    tmpl_codes, templates = pd.factorize(exposures["template_id"], sort=True)
+    n, k = len(deal_ids), len(templates)
+    first_row = np.full(n, -1)
+    first_row[deal_codes[::-1]] = np.arange(len(deal_codes))[::-1]
+    per_deal = exposures.iloc[first_row].reset_index(drop=True)
+    y = per_deal["won"].to_numpy(dtype=float)
+    blocks: list[sp.spmatrix] = [sp.csr_matrix(np.ones((n, 1)))]
+    names, pens = ["intercept"], [0.0]
+    for cov in settings.covariates:
+        if cov not in per_deal.columns and deals is not None and cov in deals.columns:
+            lookup = deals.drop_duplicates("deal_id", keep="last").set_index("deal_id")[cov]
+            per_deal[cov] = lookup.reindex(per_deal["deal_id"]).to_numpy()
+        if cov in per_deal.columns:
+            dense, cov_names = _covariate_blocks(per_deal, cov)
+            blocks.append(sp.csr_matrix(dense))
+            names += cov_names
+            pens += [COVARIATE_PENALTY] * len(cov_names)
+    recent = None
+    if period is not None:
+        recent = period.to_numpy(dtype=bool)[first_row].astype(float)
+        blocks.append(sp.csr_matrix(recent[:, None]))
+        names.append("recent")
+        pens.append(COVARIATE_PENALTY)
+    template_start = sum(b.shape[1] for b in blocks)
+    ones = np.ones(len(deal_codes))
+    indicators = sp.csr_matrix((ones, (deal_codes, tmpl_codes)), shape=(n, k))
+    blocks.append(indicators)
+    names += [f"template={t}" for t in templates]
+    pens += [settings.l2_penalty] * k
+    interaction_start = None
+    if recent is not None:
+        interaction_start = template_start + k
+        blocks.append(sp.csr_matrix(indicators.multiply(recent[:, None])))
+        names += [f"template={t}:recent" for t in templates]
+        pens += [settings.l2_penalty] * k
+    return Design(
+        matrix=sp.hstack(blocks, format="csr"),
+        outcome=y,
+        names=tuple(names),
+        penalty=np.asarray(pens),
+        templates=pd.Index(templates, dtype=object, name="template_id"),
+        template_deals=np.bincount(tmpl_codes, minlength=k),
+        template_start=template_start,
+        interaction_start=interaction_start,
+        deal_ids=np.asarray(deal_ids, dtype=object),
+    )
+
+
+def _empty_effects(templates: pd.Index, deals: np.ndarray, status: str) -> pd.DataFrame:
+    nan = np.full(len(templates), np.nan)
+    return pd.DataFrame(
+        {
+            "deals": deals,
+            "score": nan,
+            "score_se": nan,
+            "z": nan,
+            "p_value": nan,
+            "data_status": np.full(len(templates), status, dtype=object),
+        },
+        index=pd.Index(templates, dtype=object, name="template_id"),
+    )
+
+
+def adjusted_effects(
+    exposures: pd.DataFrame, deals: pd.DataFrame | None, settings: EngineSettings
+) -> pd.DataFrame:
+    """Adjusted effect of every template: score (log-odds), score_se, z, two-sided p_value, data_status.
+
+    Indexed by template_id. Whole-model problems give every template the same status with NaN numbers:
+    ``no_closed_deals`` (no exposures), ``insufficient_data`` (fewer than ``min_model_deals`` deals) and
+    ``no_variation`` (all won or all lost). Otherwise a template with fewer than ``min_sample_size``
+    deals is ``insufficient_data`` (its score is still estimated, heavily shrunk).
+    """
+    if len(exposures) == 0:
+        return _empty_effects(pd.Index([], dtype=object), np.zeros(0, dtype=np.int64), "no_closed_deals")
+    design = deal_design(exposures, deals, settings)
+    y = design.outcome
+    if len(y) < settings.min_model_deals:
+        return _empty_effects(design.templates, design.template_deals, "insufficient_data")
+    if y.min() == y.max():
+        return _empty_effects(design.templates, design.template_deals, "no_variation")
+    fit = fit_ridge_logit(design.matrix, y, design.penalty)
+    cols = slice(design.template_start, design.template_start + len(design.templates))
+    score, se = fit.coef[cols], fit.se[cols]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = score / se
+    out = pd.DataFrame(
+        {
+            "deals": design.template_deals,
+            "score": score,
+            "score_se": se,
+            "z": z,
+            "p_value": 2 * norm.sf(np.abs(z)),
+            "data_status": np.where(
+                design.template_deals < settings.min_sample_size, "insufficient_data", "ok"
+            ).astype(object),
+        },
+        index=design.templates,
+    )
+    out.attrs.update(converged=fit.converged, n_iter=fit.n_iter, n_deals=len(y), loglik=fit.loglik)
+    return out

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from feedbackloop.domain import DecisionAction, TemplateStatus
+from feedbackloop.engine.contrasts import contrast_sd
 from feedbackloop.engine.result import INSUFFICIENT_DATA, OK, PreviousState, TemplateState
 from feedbackloop.engine.settings import EngineSettings
 
@@ -88,27 +89,34 @@ class _Context:
     promoted_ids: list[str]
     settings: EngineSettings
     as_of: datetime
+    cov: pd.DataFrame | None
 
 
 def _criterion(value: Any, threshold: Any, met: bool) -> dict[str, Any]:
     return {"value": value, "threshold": threshold, "met": bool(met)}
 
 
-def _centred(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Scores minus the mean score of the scored templates, and the standard error of that difference.
-
-    Var(s_t − mean) = se_t²(1 − 2/n) + Σ se_j² / n² for independent estimates.
-    """
+def _centred(
+    table: pd.DataFrame, reference: list[str], cov: pd.DataFrame | None
+) -> tuple[pd.Series, pd.Series]:
+    """Scores minus the mean score of the ``reference`` templates, and the SD of that contrast."""
     score = pd.to_numeric(table["score"], errors="coerce")
-    se = pd.to_numeric(table["score_se"], errors="coerce")
-    ok = score.notna() & se.notna() & (se > 0)
-    n = int(ok.sum())
-    if n == 0:
-        nan = pd.Series(np.nan, index=table.index)
-        return nan, nan
-    mean = score[ok].mean()
-    var = se**2 * (1 - 2 / n) + (se[ok] ** 2).sum() / n**2 if n > 1 else se**2
-    return (score - mean).where(ok), np.sqrt(var.clip(lower=1e-12)).where(ok)
+    se = {str(k): float(v) for k, v in pd.to_numeric(table["score_se"], errors="coerce").items()}
+    centred = pd.Series(np.nan, index=table.index)
+    sd = pd.Series(np.nan, index=table.index)
+    if not reference:
+        return centred, sd
+    mean = float(score[reference].mean())
+    for t in table.index[score.notna()]:
+        weights = dict.fromkeys(reference, -1 / len(reference))
+        weights[str(t)] = weights.get(str(t), 0.0) + 1.0
+        centred[t] = float(score[t]) - mean
+        sd[t] = _nan(contrast_sd(weights, cov, se))
+    return centred, sd
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _prob_greater(diff: float, sd: float) -> float:
@@ -120,13 +128,18 @@ def decide(
     templates: pd.DataFrame,
     settings: EngineSettings,
     as_of: datetime,
+    *,
     previous: PreviousState | None = None,
+    cov: pd.DataFrame | None = None,
 ) -> list[Decision]:
     """Decide every template in ``templates`` (those without statistics get ``keep``).
 
     ``table`` is indexed by template_id with deals, score, score_se, posterior_mean,
     p_beats_baseline, relative_change, q_value and declining (missing columns or values are treated
-    as unknown). ``templates`` has template_id, status and pinned.
+    as unknown). ``templates`` has template_id, status and pinned. ``cov`` is the joint covariance of
+    the scores (:func:`~feedbackloop.engine.contrasts.score_covariance`); without it the scores are
+    treated as independent. "The average template" is the mean score of the templates with at least
+    ``min_sample_size`` deals.
     """
     table = table.copy()
     for column in ("deals", "score", "score_se", "posterior_mean", "p_beats_baseline"):
@@ -137,9 +150,11 @@ def decide(
             table[column] = np.nan
     if "declining" not in table:
         table["declining"] = False
-    centred, centred_se = _centred(table)
-    table["centred"], table["centred_se"] = centred, centred_se
+    table.index = table.index.astype(str)
     sufficient = pd.to_numeric(table["deals"], errors="coerce").fillna(0) >= settings.min_sample_size
+    finite = pd.to_numeric(table["score"], errors="coerce").notna()
+    reference = [str(t) for t in table.index[sufficient & finite]]
+    table["centred"], table["centred_se"] = _centred(table, reference, cov)
     scored = table[sufficient & table["centred"].notna()]
     current = {
         str(r.template_id): (str(r.status or "active"), bool(r.pinned))
@@ -147,7 +162,7 @@ def decide(
     }
     promoted_ids = [t for t, (s, _) in current.items() if s == TemplateStatus.PROMOTED.value]
     prev_states = previous.templates if previous else {}
-    ctx = _Context(scored, promoted_ids, settings, as_of)
+    ctx = _Context(scored, promoted_ids, settings, as_of, cov)
     rows: dict[str, dict[str, Any]] = {
         str(k): {str(c): x for c, x in v.items()} for k, v in table.to_dict(orient="index").items()
     }
@@ -176,19 +191,23 @@ def _decide_one(
 
     # Current best alternatives: the strongest other scored template, and the promoted ones.
     others = scored.drop(index=template_id, errors="ignore")
+    se = {str(k): float(v) for k, v in scored["score_se"].items()}
+    se[template_id] = _nan(get("score_se"))
     alt_probs: dict[str, float] = {}
     if d is not None and sd is not None:
         for alt_id, alt in others.iterrows():
-            diff_sd = math.hypot(sd, float(alt["centred_se"]))
-            alt_probs[str(alt_id)] = _prob_greater(float(alt["centred"]) - d, diff_sd)
+            diff_sd = contrast_sd({str(alt_id): 1.0, template_id: -1.0}, ctx.cov, se)
+            if diff_sd is not None:
+                alt_probs[str(alt_id)] = _prob_greater(float(alt["centred"]) - d, diff_sd)
     strong_alts = [a for a, p in alt_probs.items() if p >= settings.outperform_probability]
     best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
     ref_ids = [p for p in promoted_ids if p != template_id and p in scored.index]
     if d is not None and sd is not None and ref_ids:
-        ref = scored.loc[ref_ids]
-        ref_mean = float(ref["centred"].mean())
-        ref_se = float(np.sqrt((ref["centred_se"] ** 2).sum()) / len(ref))
-        p_outperforms: float | None = _prob_greater(d - ref_mean, math.hypot(sd, ref_se))
+        ref_mean = float(scored.loc[ref_ids, "centred"].mean())
+        weights = dict.fromkeys(ref_ids, -1 / len(ref_ids))
+        weights[template_id] = 1.0
+        ref_sd = contrast_sd(weights, ctx.cov, se)
+        p_outperforms: float | None = None if ref_sd is None else _prob_greater(d - ref_mean, ref_sd)
     else:
         p_outperforms = p_better
 

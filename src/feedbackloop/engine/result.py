@@ -40,6 +40,8 @@ def clean(value: Any) -> Any:
     """Plain JSON values: numpy/pandas scalars unwrapped, NaN/NA/inf to None, times to ISO strings."""
     if value is None or isinstance(value, bool | str):
         return value
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, Mapping):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset | np.ndarray):
@@ -48,8 +50,6 @@ def clean(value: Any) -> Any:
         return None if pd.isna(value) else value.isoformat()
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
-        return None
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):

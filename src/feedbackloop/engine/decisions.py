@@ -199,7 +199,6 @@ def _decide_one(
             diff_sd = contrast_sd({str(alt_id): 1.0, template_id: -1.0}, ctx.cov, se)
             if diff_sd is not None:
                 alt_probs[str(alt_id)] = _prob_greater(float(alt["centred"]) - d, diff_sd)
-    strong_alts = [a for a, p in alt_probs.items() if p >= settings.outperform_probability]
     best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
     ref_ids = [p for p in promoted_ids if p != template_id and p in scored.index]
     if d is not None and sd is not None and ref_ids:
@@ -217,6 +216,14 @@ def _decide_one(
     deprecate_threshold = (
         settings.deprecate_exit_probability if deprecated_now else settings.deprecate_probability
     )
+    # The comparisons with alternatives get the same hysteresis as the main probabilities.
+    outperformed_threshold = (
+        settings.deprecate_exit_probability if deprecated_now else settings.outperform_probability
+    )
+    outperforms_threshold = (
+        settings.promote_exit_probability if promoted_now else settings.outperform_probability
+    )
+    strong_alts = [a for a, p in alt_probs.items() if p >= outperformed_threshold]
     enough = deals >= settings.min_sample_size and p_better is not None
     rel, q = get("relative_change"), get("q_value")
     criteria = {
@@ -226,8 +233,8 @@ def _decide_one(
         ),
         "outperforms_current": _criterion(
             p_outperforms,
-            settings.outperform_probability,
-            p_outperforms is not None and p_outperforms >= settings.outperform_probability,
+            outperforms_threshold,
+            p_outperforms is not None and p_outperforms >= outperforms_threshold,
         ),
         "recent_trend_positive": _criterion(rel, -settings.relative_drop, not declining),
         "sufficient_sample": _criterion(deals, settings.min_sample_size, enough),
@@ -235,7 +242,9 @@ def _decide_one(
             p_worse, deprecate_threshold, p_worse is not None and p_worse >= deprecate_threshold
         ),
         "declining_trend": _criterion(q, settings.alpha, declining),
-        "outperformed_by_alternatives": _criterion(len(strong_alts), 1, bool(strong_alts)),
+        "outperformed_by_alternatives": _criterion(
+            alt_probs.get(best_alt) if best_alt else None, outperformed_threshold, bool(strong_alts)
+        ),
     }
     met = {k: v["met"] for k, v in criteria.items()}
     numbers = {
@@ -250,6 +259,7 @@ def _decide_one(
         "p_beats_baseline": get("p_beats_baseline"),
         "best_alternative": best_alt,
         "p_best_alternative_better": alt_probs.get(best_alt) if best_alt else None,
+        "better_alternatives": len(strong_alts),
         "relative_change": rel,
         "q_value": q,
     }

@@ -45,6 +45,7 @@ class LogitFit:
 
     coef: np.ndarray
     se: np.ndarray
+    covariance: np.ndarray  # inverse penalised Hessian at the optimum (Laplace posterior covariance)
     loglik: float  # unpenalised log-likelihood at the optimum
     n_iter: int
     converged: bool
@@ -99,11 +100,11 @@ def fit_ridge_logit(
             break
     h = hessian(eta)
     try:
-        cov_diag = np.diag(linalg.cho_solve(linalg.cho_factor(h), np.eye(len(coef))))
+        cov = linalg.cho_solve(linalg.cho_factor(h), np.eye(len(coef)))
     except linalg.LinAlgError:
-        cov_diag = np.diag(np.linalg.pinv(h))
+        cov = np.linalg.pinv(h)
     loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-    return LogitFit(coef, np.sqrt(np.maximum(cov_diag, 0.0)), loglik, n_iter, converged)
+    return LogitFit(coef, np.sqrt(np.maximum(np.diag(cov), 0.0)), cov, loglik, n_iter, converged)
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,9 @@ def adjusted_effects(
 ) -> pd.DataFrame:
     """Adjusted effect of every template: score (log-odds), score_se, z, two-sided p_value, data_status.
 
-    Indexed by template_id. Whole-model problems give every template the same status with NaN numbers:
+    Indexed by template_id. ``attrs``: converged, n_iter, n_deals, loglik and score_covariance (template ×
+    template Laplace covariance of the scores, for contrasts; absent when the model was not fitted).
+    Whole-model problems give every template the same status with NaN numbers:
     ``no_closed_deals`` (no exposures), ``insufficient_data`` (fewer than ``min_model_deals`` deals) and
     ``no_variation`` (all won or all lost). Otherwise a template with fewer than ``min_sample_size``
     deals is ``insufficient_data`` (its score is still estimated, heavily shrunk).
@@ -248,5 +251,12 @@ def adjusted_effects(
         },
         index=design.templates,
     )
-    out.attrs.update(converged=fit.converged, n_iter=fit.n_iter, n_deals=len(y), loglik=fit.loglik)
+    ids = [str(t) for t in design.templates]
+    out.attrs.update(
+        converged=fit.converged,
+        n_iter=fit.n_iter,
+        n_deals=len(y),
+        loglik=fit.loglik,
+        score_covariance=pd.DataFrame(fit.covariance[cols, cols], index=ids, columns=ids),
+    )
     return out

@@ -28,11 +28,12 @@ def make_world(
     n_templates: int = 8,
     effects: Mapping[str, float] | None = None,
     interaction: Mapping[tuple[str, str], float] | None = None,
-    per_deal: int = 3,
+    per_deal: int | tuple[int, int] = 3,
     days: int = 180,
     as_of: datetime = AS_OF,
 ) -> MiniWorld:
-    """Deals over ``days`` before ``as_of``; each receives ``per_deal`` distinct templates in order.
+    """Deals over ``days`` before ``as_of``; each receives ``per_deal`` distinct templates in order
+    (a fixed number, or drawn uniformly from an inclusive range).
 
     logit P(won) = BASE[segment] + Σ effects[t] + Σ interaction[(t, segment)].
     """
@@ -45,7 +46,8 @@ def make_world(
     deal_rows, msg_rows = [], []
     for i in range(n_deals):
         seg = str(segment[i])
-        chosen = list(rng.choice(ids, size=min(per_deal, n_templates), replace=False))
+        k = per_deal if isinstance(per_deal, int) else int(rng.integers(per_deal[0], per_deal[1] + 1))
+        chosen = list(rng.choice(ids, size=min(k, n_templates), replace=False))
         logit = BASE[seg] + sum(eff.get(t, 0.0) + inter.get((t, seg), 0.0) for t in chosen)
         won = rng.random() < 1 / (1 + np.exp(-logit))
         closed = created[i] + timedelta(days=float(rng.uniform(8, 20)))

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy import stats
 
 from feedbackloop.engine.exposure import build_exposures
 from feedbackloop.engine.segments import (
@@ -33,7 +32,7 @@ def interaction_world():
 def test_segment_specific_winner_is_found_and_uniform_template_is_not(interaction_world) -> None:
     w = interaction_world
     exposures = build_exposures(w.deals, w.messages, SETTINGS)
-    tests, cells = segment_interactions(exposures, SETTINGS)
+    tests, cells = segment_interactions(exposures, w.deals, SETTINGS)
     significant = dict(zip(tests["template_id"], tests["significant"], strict=True))
     q_value = dict(zip(tests["template_id"], tests["q_value"], strict=True))
     assert significant["T00"]
@@ -48,31 +47,39 @@ def test_no_false_interactions_without_truth() -> None:
     found = 0
     for seed in range(4):
         w = make_world(seed=seed, n_deals=2000, n_templates=6)
-        tests, _ = segment_interactions(build_exposures(w.deals, w.messages, SETTINGS), SETTINGS)
+        tests, _ = segment_interactions(build_exposures(w.deals, w.messages, SETTINGS), w.deals, SETTINGS)
         found += int(tests["significant"].sum())
     assert found <= 1
 
 
-def test_breslow_day_agrees_with_a_logistic_likelihood_ratio_test(interaction_world) -> None:
-    """The homogeneity test matches the LR test of template × segment terms in a statsmodels Logit."""
-    w = interaction_world
-    exposures = build_exposures(w.deals, w.messages, SETTINGS)
-    tests, _ = segment_interactions(exposures, SETTINGS)
-    deals = exposures.drop_duplicates("deal_id")[["deal_id", "segment", "won"]].copy()
-    for template_id in ("T00", "T01", "T03"):
-        has = set(exposures.loc[exposures["template_id"] == template_id, "deal_id"])
-        deals["has"] = deals["deal_id"].isin(has).astype(float)
-        seg = pd.get_dummies(deals["segment"], drop_first=True, dtype=float)
-        base = pd.concat([deals[["has"]], seg], axis=1)
-        inter = seg.mul(deals["has"], axis=0).add_suffix(":has")
-        y = deals["won"].astype(float)
-        small = sm.Logit(y, sm.add_constant(base)).fit(disp=0)
-        full = sm.Logit(y, sm.add_constant(pd.concat([base, inter], axis=1))).fit(disp=0)
-        lr_p = stats.chi2.sf(2 * (full.llf - small.llf), df=inter.shape[1])
-        bd_p = dict(zip(tests["template_id"], tests["p_value"], strict=True))[template_id]
-        # Same hypothesis, different (asymptotically equivalent) statistics.
-        assert (bd_p < 0.01) == (lr_p < 0.01)
-        assert abs(np.log10(max(bd_p, 1e-12)) - np.log10(max(lr_p, 1e-12))) < 1.0
+def test_wald_test_matches_statsmodels_logit_without_penalty() -> None:
+    """With the ridge penalty → 0 the interaction test equals statsmodels' Wald test on the same model."""
+    w = make_world(seed=5, n_deals=3000, n_templates=5, per_deal=(1, 4), interaction={("T02", "smb"): 0.7})
+    settings = EngineSettings(l2_penalty=1e-8)
+    exposures = build_exposures(w.deals, w.messages, settings)
+    tests, _ = segment_interactions(exposures, w.deals, settings)
+    ours = dict(zip(tests["template_id"], tests["p_value"], strict=True))
+
+    deals = exposures.drop_duplicates("deal_id")[["deal_id", "segment", "won"]].reset_index(drop=True)
+    has = pd.crosstab(exposures["deal_id"], exposures["template_id"]).clip(upper=1).reindex(deals["deal_id"])
+    has = has.reset_index(drop=True).astype(float)
+    ref = deals["segment"].value_counts().index[0]
+    segs = [s for s in deals["segment"].value_counts().index if s != ref]
+    dummies = pd.DataFrame({s: (deals["segment"] == s).astype(float) for s in segs})
+    inter = pd.concat([has[t].mul(dummies[s]).rename(f"{t}:{s}") for s in segs for t in has.columns], axis=1)
+    x = pd.concat([pd.Series(1.0, index=deals.index, name="const"), dummies, has, inter], axis=1)
+    res = sm.Logit(deals["won"].astype(float), x).fit(disp=0, maxiter=200)
+    for t in has.columns:
+        names = [f"{t}:{s}" for s in segs]
+        # Effect relative to the average template in each segment, as in segment_interactions.
+        r = np.zeros((len(names), x.shape[1]))
+        for i, (name, s) in enumerate(zip(names, segs, strict=True)):
+            for other in has.columns:
+                r[i, list(x.columns).index(f"{other}:{s}")] -= 1 / has.shape[1]
+            r[i, list(x.columns).index(name)] += 1.0
+        p_sm = float(res.wald_test(r, scalar=True).pvalue)
+        assert ours[t] == pytest.approx(p_sm, rel=1e-3, abs=1e-9), t
+    assert ours["T02"] < 0.01
 
 
 def test_top_templates_per_segment_rank_the_enterprise_specialist_first(interaction_world) -> None:

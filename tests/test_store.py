@@ -113,7 +113,9 @@ def test_credentials_are_encrypted_at_rest(store: Store, settings: Settings) -> 
 
 def test_upsert_updates_only_the_columns_given(store: Store) -> None:
     t = store.resolve_tenant(None)
-    store.upsert(TemplateRow, t, [{"template_id": "T1", "name": "Old", "status": "deprecated", "pinned": True}])
+    store.upsert(
+        TemplateRow, t, [{"template_id": "T1", "name": "Old", "status": "deprecated", "pinned": True}]
+    )
     store.upsert(TemplateRow, t, [{"template_id": "T1", "name": "New"}, {"template_id": "T2", "name": "Two"}])
     frame = store.templates_frame(t).set_index("template_id")
     assert frame.loc["T1", "name"] == "New"

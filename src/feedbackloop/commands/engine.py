@@ -107,7 +107,7 @@ def _render_analysis(data: dict[str, Any]) -> None:
     render_report(data, console)
 
 
-def analyze(  # noqa: PLR0917 (Typer options)
+def analyze(
     ctx: typer.Context,
     tenant: str | None = TenantOption,
     as_of: str | None = AsOfOption,
@@ -224,7 +224,7 @@ def templates_show(
 
 
 @templates_app.command("set-status")
-def templates_set_status(  # noqa: PLR0917 (Typer options)
+def templates_set_status(
     ctx: typer.Context,
     template_id: str,
     status: TemplateStatus,

@@ -19,7 +19,6 @@ import pandas as pd
 
 from feedbackloop.engine.alerts import build_alerts
 from feedbackloop.engine.attribution import attribute
-from feedbackloop.engine.contrasts import score_covariance
 from feedbackloop.engine.decisions import Decision, decide
 from feedbackloop.engine.effects import adjusted_effects
 from feedbackloop.engine.exposure import build_exposures
@@ -91,7 +90,7 @@ def _section(name: str, warnings: list[str], build: Callable[[], T], fallback: T
         return fallback
 
 
-def run_analysis(  # noqa: PLR0917 (the documented positional interface)
+def run_analysis(
     deals: pd.DataFrame | None,
     messages: pd.DataFrame | None,
     templates: pd.DataFrame | None,
@@ -131,7 +130,7 @@ def run_analysis(  # noqa: PLR0917 (the documented positional interface)
     table["trend_status"] = trends["data_status"].reindex(table.index)
     table["p_best"] = _p_best(stats, rng)
 
-    cov = _section("score covariance", warnings, lambda: score_covariance(exposures, deals_n, settings), None)
+    cov = effects.attrs.get("score_covariance")
     decisions = decide(table, tmpl, settings, as_of, previous=previous, cov=cov)
     overall = overall_metrics(deals_n, messages_n, settings, at, stats.attrs.get("baseline_win_rate"))
     template_list = template_rows(table, tmpl, decisions, attribution)

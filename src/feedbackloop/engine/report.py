@@ -55,8 +55,8 @@ def recommendations(
                 "segment": w["segment"],
                 "applied": False,
                 "message": (
-                    f"prefer {w['template_id']} in segment {w['segment']}: odds ratio "
-                    f"{_fmt(w['odds_ratio'])} there vs {_fmt(w['pooled_odds_ratio'])} across segments"
+                    f"prefer {w['template_id']} in segment {w['segment']}: {_fmt(w['effect'])} log-odds above "
+                    f"the average template there, {_fmt(w['deviation'])} more than in its other segments"
                 ),
             }
         )

@@ -1,11 +1,13 @@
 """Segment insights: top templates per segment, segment-specific winners, recurring sequence patterns.
 
 A *segment-specific winner* is a template whose effect differs between segments (a template × segment
-interaction) and that beats the other templates in one segment. Per template we compare, segment by
-segment, the odds of winning for deals that received it against deals in the same segment that did
-not; the Breslow–Day test (statsmodels ``StratifiedTable.test_equal_odds``) asks whether those odds
-ratios are equal across segments, and the p-values are corrected across templates (BH or Holm).
-Stratifying by segment keeps segment mix from posing as an interaction.
+interaction) and is clearly above its own average in one segment. The test adds template × segment terms
+to the core's deal-level model (every template received, segment, the same ridge penalty) and asks, per
+template, whether its effect relative to the average template is equal in every segment where it has
+``segment_min_deals`` deals (a Wald χ² test on the Laplace covariance); p-values are corrected across
+templates (BH or Holm). Adjusting for
+the other templates matters: templates share sequences and their use differs by segment, so a plain
+"deals with t vs without t" comparison per segment finds interactions that are really mix effects.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats
-from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from feedbackloop.engine.effects import Design, deal_design, fit_ridge_logit
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
 from feedbackloop.engine.settings import EngineSettings
 
@@ -77,94 +80,142 @@ def top_templates_by_segment(exposures: pd.DataFrame, settings: EngineSettings) 
     return cells[cells["rank"] <= settings.segment_top_n][columns].reset_index(drop=True)
 
 
-def _segment_tables(frame: pd.DataFrame, deals: pd.DataFrame, template_id: str) -> dict[str, np.ndarray]:
-    """2×2 tables per segment: rows (received template, did not), columns (won, lost)."""
-    has = frame.loc[frame["template_id"] == template_id, ["deal_id"]].drop_duplicates()
-    tagged = deals.merge(has.assign(has=True), on="deal_id", how="left")
-    tagged["has"] = tagged["has"].fillna(False).astype(bool)
-    out: dict[str, np.ndarray] = {}
-    for segment, g in tagged.groupby("segment"):
-        with_t, without = g[g["has"]], g[~g["has"]]
-        table = np.array(
-            [
-                [with_t["won"].sum(), len(with_t) - with_t["won"].sum()],
-                [without["won"].sum(), len(without) - without["won"].sum()],
-            ],
-            dtype=float,
-        )
-        if table[0].sum() > 0 and table[1].sum() > 0:
-            out[str(segment)] = table
-    return out
+def _interaction_fit(
+    exposures: pd.DataFrame, deals: pd.DataFrame | None, settings: EngineSettings
+) -> tuple[Any, Design, list[str], int] | None:
+    """Fit the core's deal-level model plus template × segment terms (one per non-reference segment).
+
+    Returns (fit, design, segments, first interaction column), or None when
+    there is nothing to fit (fewer than two segments, too few deals, or no variation).
+    """
+    design = deal_design(exposures, deals, settings)
+    y = design.outcome
+    if len(y) < settings.min_model_deals or y.min() == y.max():
+        return None
+    seg_of = exposures.drop_duplicates("deal_id").set_index("deal_id")["segment"]
+    labels = seg_of.reindex(design.deal_ids).fillna(UNKNOWN_SEGMENT).astype(str).to_numpy()
+    segments = list(pd.Series(labels).value_counts().index)  # most frequent first: the reference
+    if len(segments) < 2:
+        return None
+    k = len(design.templates)
+    templates = design.matrix[:, design.template_start : design.template_start + k]
+    blocks: list[Any] = [design.matrix]
+    pens = [design.penalty]
+    dummies = sp.csr_matrix((labels[:, None] == np.asarray(segments[1:])[None, :]).astype(float))
+    if "segment" not in settings.covariates:
+        blocks.append(dummies)
+        pens.append(np.full(dummies.shape[1], 1e-4))
+    start = sum(b.shape[1] for b in blocks)
+    for j in range(len(segments) - 1):
+        blocks.append(sp.csr_matrix(templates.multiply(dummies[:, j])))
+        pens.append(np.full(k, settings.l2_penalty))
+    fit = fit_ridge_logit(sp.hstack(blocks, format="csr"), y, np.concatenate(pens))
+    return fit, design, segments, start
 
 
 def segment_interactions(
-    exposures: pd.DataFrame, settings: EngineSettings
+    exposures: pd.DataFrame, deals: pd.DataFrame | None, settings: EngineSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Test every template for a segment interaction; return (tests, per-segment odds ratios).
+    """Test every template for a segment interaction; return (tests, per-segment effects).
 
-    tests: template_id, segments, statistic, p_value, q_value, pooled_odds_ratio, significant.
-    cells: template_id, segment, deals, won, win_rate, others_win_rate, odds_ratio, ci_low, ci_high,
-    pooled_odds_ratio, winner (significant interaction, odds ratio above the pooled one and its 95%
-    interval above 1), loser (the mirror image).
+    tests: template_id, segments, statistic (Wald χ²), df, p_value, q_value, significant.
+    cells: template_id, segment, deals, won, win_rate, others_win_rate, effect (the template's
+    log-odds effect in the segment relative to the average template there), deviation (effect minus
+    its mean over the tested segments),
+    ci_low, ci_high (95% interval of the deviation), winner (significant interaction, the template's
+    best segment, deviation and effect both with 95% intervals above 0: it beats the average template
+    there, and by more than elsewhere), loser (the mirror image).
     """
-    test_cols = ["template_id", "segments", "statistic", "p_value", "q_value", "pooled_odds_ratio"]
-    test_cols.append("significant")
-    cell_cols = ["template_id", "segment", "deals", "won", "win_rate", "others_win_rate", "odds_ratio"]
-    cell_cols += ["ci_low", "ci_high", "pooled_odds_ratio", "winner", "loser"]
+    test_cols = ["template_id", "segments", "statistic", "df", "p_value", "q_value", "significant"]
+    cell_cols = [
+        "template_id",
+        "segment",
+        "deals",
+        "won",
+        "win_rate",
+        "others_win_rate",
+        "effect",
+        "effect_se",
+    ]
+    cell_cols += ["deviation", "ci_low", "ci_high", "winner", "loser"]
+    empty = pd.DataFrame(columns=test_cols), pd.DataFrame(columns=cell_cols)
     if exposures.empty:
-        return pd.DataFrame(columns=test_cols), pd.DataFrame(columns=cell_cols)
+        return empty
     frame = _with_segment(exposures)
-    deals = _deal_level(frame)
+    fitted = _interaction_fit(frame, deals, settings)
+    if fitted is None:
+        return empty
+    fit, design, segments, start = fitted
+    k = len(design.templates)
+    per_deal = _deal_level(frame)
+    seg_size = {str(k): int(v) for k, v in per_deal.groupby("segment")["won"].size().items()}
+    seg_wins = {str(k): int(v) for k, v in per_deal.groupby("segment")["won"].sum().items()}
+    grouped = frame.groupby(["template_id", "segment"])["won"]
+    size: dict[Any, int] = {k: int(v) for k, v in grouped.size().items()}
+    wins: dict[Any, int] = {k: int(v) for k, v in grouped.sum().items()}
+    z = float(stats.norm.ppf(0.975))
     tests: list[dict[str, Any]] = []
     cells: list[dict[str, Any]] = []
-    for template_id in sorted(frame["template_id"].dropna().unique()):
-        tables = {
-            s: t
-            for s, t in _segment_tables(frame, deals, template_id).items()
-            if t[0].sum() >= settings.segment_min_deals
-        }
-        if len(tables) < 2:
+    for i, template_id in enumerate(design.templates):
+        eligible = [s for s in segments if size.get((template_id, s), 0) >= settings.segment_min_deals]
+        if len(eligible) < 2:
             continue
-        strat = StratifiedTable(list(tables.values()), shift_zeros=True)
-        bd = strat.test_equal_odds(adjust=True)
-        pooled = float(strat.oddsratio_pooled)
+        # Effect of t in segment s relative to the average template there, as weights over the
+        # coefficients: (β_t + γ_{t,s}) − mean_t'(β_t' + γ_{t',s}). Only such relative effects are
+        # identified when deals receive a fixed number of templates.
+        rows = np.zeros((len(eligible), len(fit.coef)))
+        for r, seg in enumerate(eligible):
+            j = segments.index(seg)
+            rows[r, design.template_start : design.template_start + k] -= 1.0 / k
+            rows[r, design.template_start + i] += 1.0
+            if j > 0:
+                rows[r, start + (j - 1) * k : start + j * k] -= 1.0 / k
+                rows[r, start + (j - 1) * k + i] += 1.0
+        centre = rows - rows.mean(axis=0)
+        deviation = centre @ fit.coef
+        dev_cov = centre @ fit.covariance @ centre.T
+        # Wald test of "equal effect in every eligible segment": len(eligible) - 1 independent contrasts.
+        contrast = rows[1:] - rows[0]
+        diff = contrast @ fit.coef
+        stat = float(diff @ np.linalg.pinv(contrast @ fit.covariance @ contrast.T) @ diff)
         tests.append(
-            {
-                "template_id": template_id,
-                "segments": len(tables),
-                "statistic": float(bd.statistic),
-                "p_value": float(bd.pvalue),
-                "pooled_odds_ratio": pooled,
-            }
-        )
-        for segment, table in tables.items():
-            t2 = Table2x2(table, shift_zeros=True)
-            low, high = t2.oddsratio_confint(0.05)
+            {"template_id": str(template_id), "segments": len(eligible), "statistic": stat,
+             "df": len(eligible) - 1, "p_value": float(stats.chi2.sf(stat, len(eligible) - 1))}
+        )  # fmt: skip
+        se = np.sqrt(np.clip(np.diag(dev_cov), 0, None))
+        effect_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", rows, fit.covariance, rows), 0, None))
+        for r, seg in enumerate(eligible):
+            n, won = size[(template_id, seg)], wins[(template_id, seg)]
+            others_n, others_won = seg_size[seg] - n, seg_wins[seg] - won
             cells.append(
                 {
-                    "template_id": template_id,
-                    "segment": segment,
-                    "deals": int(table[0].sum()),
-                    "won": int(table[0, 0]),
-                    "win_rate": table[0, 0] / table[0].sum(),
-                    "others_win_rate": table[1, 0] / table[1].sum(),
-                    "odds_ratio": float(t2.oddsratio),
-                    "ci_low": float(low),
-                    "ci_high": float(high),
-                    "pooled_odds_ratio": pooled,
+                    "template_id": str(template_id),
+                    "segment": seg,
+                    "deals": n,
+                    "won": won,
+                    "win_rate": won / n,
+                    "others_win_rate": others_won / others_n if others_n > 0 else None,
+                    "effect": float(rows[r] @ fit.coef),
+                    "effect_se": float(effect_se[r]),
+                    "deviation": float(deviation[r]),
+                    "ci_low": float(deviation[r] - z * se[r]),
+                    "ci_high": float(deviation[r] + z * se[r]),
+                    "best": bool(r == int(np.argmax(deviation))),
+                    "worst": bool(r == int(np.argmin(deviation))),
                 }
             )
     if not tests:
-        return pd.DataFrame(columns=test_cols), pd.DataFrame(columns=cell_cols)
+        return empty
     test_frame = pd.DataFrame(tests)
     p = test_frame["p_value"].fillna(1.0).to_numpy()
     test_frame["q_value"] = multipletests(p, alpha=settings.alpha, method=_METHODS[settings.fdr_method])[1]
     test_frame["significant"] = test_frame["q_value"] < settings.alpha
     cell_frame = pd.DataFrame(cells).merge(test_frame[["template_id", "significant"]], on="template_id")
     sig = cell_frame["significant"]
-    above = cell_frame["odds_ratio"] > cell_frame["pooled_odds_ratio"]
-    cell_frame["winner"] = sig & above & (cell_frame["ci_low"] > 1.0)
-    cell_frame["loser"] = sig & ~above & (cell_frame["ci_high"] < 1.0)
+    above = cell_frame["effect"] - z * cell_frame["effect_se"] > 0
+    below = cell_frame["effect"] + z * cell_frame["effect_se"] < 0
+    cell_frame["winner"] = sig & cell_frame["best"] & (cell_frame["ci_low"] > 0) & above
+    cell_frame["loser"] = sig & cell_frame["worst"] & (cell_frame["ci_high"] < 0) & below
     return test_frame[test_cols], cell_frame[cell_cols]
 
 
@@ -244,7 +295,7 @@ def segment_insights(
     for row in records(summary):
         seg_top = top[top["segment"] == row["segment"]].drop(columns=["segment", "segment_win_rate"])
         segments.append({**row, "top_templates": records(seg_top)})
-    tests, cells = segment_interactions(exposures, settings)
+    tests, cells = segment_interactions(exposures, deals, settings)
     winners = cells[cells["winner"]].drop(columns=["winner", "loser"]) if not cells.empty else cells
     patterns = sequence_patterns(deals, messages, settings)
     n = settings.report_top_n

@@ -15,7 +15,9 @@ from feedbackloop.engine.result import PreviousState, TemplateState
 from feedbackloop.engine.settings import EngineSettings
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
-SETTINGS = EngineSettings()
+# The probability mechanics (thresholds, hysteresis, holding) are tested without the multiplicity
+# condition, which a lone borderline template among precise ones never passes (tested separately).
+SETTINGS = EngineSettings(decision_fdr=False)
 N_REF = 9
 
 
@@ -99,6 +101,23 @@ def test_a_borderline_template_does_not_flip_between_runs() -> None:
         statuses.append(status)
         previous = PreviousState(AS_OF + timedelta(days=run), {"X": d.state})
     assert statuses == ["deprecated"] * 5
+
+
+def test_multiplicity_condition_blocks_a_lone_borderline_template_but_not_a_clear_one() -> None:
+    strict = EngineSettings()
+    borderline = next(d for d in decide(_table(0.96), _templates(), strict, AS_OF) if d.template_id == "X")
+    assert borderline.action == "keep"
+    assert borderline.numbers["q_worse_than_average"] > 0.05
+    clear = next(d for d in decide(_table(0.99999), _templates(), strict, AS_OF) if d.template_id == "X")
+    assert clear.action == "deprecate"
+    # Staying deprecated needs only the exit probability, not the q-value.
+    prev = _previous("deprecated", 5, 30)
+    stay = next(
+        d
+        for d in decide(_table(0.9), _templates("deprecated"), strict, AS_OF, previous=prev)
+        if d.template_id == "X"
+    )
+    assert stay.status == "deprecated"
 
 
 def test_pinned_template_keeps_its_status_but_the_decision_is_reported() -> None:

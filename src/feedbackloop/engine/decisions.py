@@ -11,6 +11,12 @@ the posterior probability that the template's adjusted effect is *below the aver
 approximation around ``score`` ± ``score_se``, centred on the mean score) and on the template being beaten
 by an alternative; a significant decline alone sends a template to ``review``, never to ``deprecated``.
 
+With dozens of templates a few near-average ones reach P ≥ 0.95 by chance, so the probability criteria
+(``statistical_significance``, ``below_threshold``) also need the multiplicity-corrected q-value of the
+same one-sided comparison (BH or Holm across the templates with enough deals) to be at most 1 − the
+threshold when a template *enters* promoted or deprecated (``decision_fdr``); both numbers are in the
+decision. Staying only needs the exit probability.
+
 Hysteresis: a status is entered at the strict probability (0.95) and left only when the probability
 falls below the exit level (0.80), and an engine-set status is held at least ``min_status_runs`` runs and
 ``min_status_days`` days. Pinned templates keep their status; their decision is still reported.
@@ -26,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.domain import DecisionAction, TemplateStatus
 from feedbackloop.engine.contrasts import contrast_sd
@@ -119,6 +126,11 @@ def _nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
+def _fdr_ok(q: float | None, threshold: float, settings: EngineSettings) -> bool:
+    """The multiplicity condition for entering a status (always true when ``decision_fdr`` is off)."""
+    return not settings.decision_fdr or (q is not None and q <= 1 - threshold)
+
+
 def _prob_greater(diff: float, sd: float) -> float:
     return float(stats.norm.cdf(diff / sd)) if sd > 0 else float(diff > 0)
 
@@ -155,7 +167,16 @@ def decide(
     finite = pd.to_numeric(table["score"], errors="coerce").notna()
     reference = [str(t) for t in table.index[sufficient & finite]]
     table["centred"], table["centred_se"] = _centred(table, reference, cov)
-    scored = table[sufficient & table["centred"].notna()]
+    scored = table[sufficient & table["centred"].notna() & table["centred_se"].notna()]
+    # Multiplicity: with dozens of templates, a few near-average ones pass P ≥ 0.95 by chance. The
+    # one-sided p-values of "worse"/"better than average" are corrected across the scored templates
+    # (BH or Holm); a criterion needs both the posterior probability and the corrected q-value.
+    table["q_worse"], table["q_better"] = np.nan, np.nan
+    if len(scored):
+        p_better = stats.norm.cdf(scored["centred"] / scored["centred_se"])
+        method = "fdr_bh" if settings.fdr_method == "bh" else "holm"
+        table.loc[scored.index, "q_worse"] = multipletests(p_better, method=method)[1]
+        table.loc[scored.index, "q_better"] = multipletests(1 - p_better, method=method)[1]
     current = {
         str(r.template_id): (str(r.status or "active"), bool(r.pinned))
         for r in templates[["template_id", "status", "pinned"]].fillna({"pinned": False}).itertuples()
@@ -188,6 +209,7 @@ def _decide_one(
     declining = _flag(values.get("declining"))
     p_better = _prob_greater(d, sd) if d is not None and sd is not None else None
     p_worse = None if p_better is None else 1 - p_better
+    q_worse, q_better = get("q_worse"), get("q_better")
 
     # Current best alternatives: the strongest other scored template, and the promoted ones.
     others = scored.drop(index=template_id, errors="ignore")
@@ -229,7 +251,11 @@ def _decide_one(
     criteria = {
         "min_sample_size": _criterion(deals, settings.min_sample_size, enough),
         "statistical_significance": _criterion(
-            p_better, promote_threshold, p_better is not None and p_better >= promote_threshold
+            p_better,
+            promote_threshold,
+            p_better is not None
+            and p_better >= promote_threshold
+            and (promoted_now or _fdr_ok(q_better, promote_threshold, settings)),
         ),
         "outperforms_current": _criterion(
             p_outperforms,
@@ -239,7 +265,11 @@ def _decide_one(
         "recent_trend_positive": _criterion(rel, -settings.relative_drop, not declining),
         "sufficient_sample": _criterion(deals, settings.min_sample_size, enough),
         "below_threshold": _criterion(
-            p_worse, deprecate_threshold, p_worse is not None and p_worse >= deprecate_threshold
+            p_worse,
+            deprecate_threshold,
+            p_worse is not None
+            and p_worse >= deprecate_threshold
+            and (deprecated_now or _fdr_ok(q_worse, deprecate_threshold, settings)),
         ),
         "declining_trend": _criterion(q, settings.alpha, declining),
         "outperformed_by_alternatives": _criterion(
@@ -255,6 +285,8 @@ def _decide_one(
         "centred_se": sd,
         "p_better_than_average": p_better,
         "p_worse_than_average": p_worse,
+        "q_worse_than_average": q_worse,
+        "q_better_than_average": q_better,
         "posterior_mean": get("posterior_mean"),
         "p_beats_baseline": get("p_beats_baseline"),
         "best_alternative": best_alt,

@@ -55,7 +55,8 @@ def recommendations(
                 "segment": w["segment"],
                 "applied": False,
                 "message": (
-                    f"prefer {w['template_id']} in segment {w['segment']}: {_fmt(w['effect'])} log-odds above "
+                    f"prefer {w['template_id']} in segment {w['segment']}: "
+                    f"{_fmt(w['effect'])} log-odds above "
                     f"the average template there, {_fmt(w['deviation'])} more than in its other segments"
                 ),
             }

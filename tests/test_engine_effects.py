@@ -54,12 +54,21 @@ def test_unpenalised_fit_matches_statsmodels_logit_coefficients_and_standard_err
     out = adjusted_effects(exposures, None, EngineSettings(l2_penalty=0.0))
     design, y = _dense_reference_design(exposures)
     ref = sm.Logit(y, design).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    assert ref.mle_retvals["converged"]
     names = [f"template={t}" for t in out.index]
     # covariates keep a token 1e-4 penalty; against ~4000 deals of information that is < 1e-6 relative.
-    np.testing.assert_allclose(out["score"], ref.params[names], rtol=1e-4)
-    np.testing.assert_allclose(out["score_se"], ref.bse[names], rtol=1e-4)
-    np.testing.assert_allclose(out["p_value"], ref.pvalues[names], rtol=1e-3, atol=1e-12)
+    np.testing.assert_allclose(out["coef"], ref.params[names], rtol=1e-4)
+    np.testing.assert_allclose(out["coef_se"], ref.bse[names], rtol=1e-4)
     assert out.attrs["converged"]
+    # score = coefficient minus the mean coefficient of its slot (one slot here: no positions known);
+    # its SE and p-value are statsmodels' Wald test of that contrast.
+    k = len(names)
+    contrast = np.zeros((k, len(design.columns)))
+    contrast[:, design.columns.get_indexer(pd.Index(names))] = np.eye(k) - 1.0 / k
+    wald = ref.t_test(contrast)
+    np.testing.assert_allclose(out["score"], np.ravel(wald.effect), rtol=1e-4)
+    np.testing.assert_allclose(out["score_se"], np.ravel(wald.sd), rtol=1e-4)
+    np.testing.assert_allclose(out["p_value"], np.ravel(wald.pvalue), rtol=1e-3, atol=1e-12)
 
 
 def _penalised_objective(x: np.ndarray, y: np.ndarray, pen: np.ndarray):

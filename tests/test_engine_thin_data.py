@@ -54,13 +54,13 @@ SCENARIOS: dict[str, tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]] = {
     "empty-frames": (pd.DataFrame(columns=DEAL_COLUMNS), pd.DataFrame(columns=MESSAGE_COLUMNS), {}),
     "no-columns-at-all": (pd.DataFrame(), pd.DataFrame(), {}),
     "one-deal": (*_frames(1, _alternating, lambda i: "A"), {"A": "insufficient_data"}),
-    "one-template": (*_frames(200, _alternating, lambda i: "A"), {"A": "ok"}),
+    "one-template": (*_frames(200, _alternating, lambda i: "A"), {"A": "no_comparison"}),
     "all-won": (*_frames(200, lambda i: "won", lambda i: "AB"[i % 2]), {"A": "no_variation"}),
     "all-lost": (*_frames(200, lambda i: "lost", lambda i: "AB"[i % 2]), {"A": "no_variation"}),
     "only-open-deals": (*_frames(50, lambda i: "open", lambda i: "A"), {}),
     "missing-segments": (*_frames(200, _alternating, lambda i: "AB"[i % 2], segment=None), {"A": "ok"}),
     "deals-without-messages": (*_frames(200, _alternating, lambda i: None), {}),
-    "adhoc-only": (*_frames(200, _alternating, lambda i: None if i % 2 else "A"), {"A": "ok"}),
+    "adhoc-only": (*_frames(200, _alternating, lambda i: None if i % 2 else "AB"[i % 4 // 2]), {"A": "ok"}),
 }
 
 
@@ -76,8 +76,9 @@ def test_core_functions_return_statuses_not_exceptions(name: str) -> None:
     assert set(attributed.columns) >= {"template_id", "model", "wins", "revenue"}
     assert stats.loc["never_used", "data_status"] == "no_closed_deals"
     assert set(stats["data_status"]) <= {"ok", "insufficient_data", "no_closed_deals"}
-    assert set(effects["data_status"]) <= {"ok", "insufficient_data", "no_closed_deals", "no_variation"}
-    assert set(trends["data_status"]) <= {"ok", "insufficient_data", "no_closed_deals", "no_variation"}
+    allowed = {"ok", "insufficient_data", "no_closed_deals", "no_variation", "no_comparison"}
+    assert set(effects["data_status"]) <= allowed
+    assert set(trends["data_status"]) <= allowed
     assert list(effects.index) == list(trends.index) == sorted(exposures["template_id"].unique())
     for template, status in expected_effect_status.items():
         assert effects.loc[template, "data_status"] == status

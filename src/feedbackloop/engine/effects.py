@@ -7,9 +7,17 @@ configured covariates (segment by default), and estimates all template effects j
 
     logit P(won) = intercept + Σ_cov γ·covariates + Σ_t β_t·[deal received t]
 
-``score`` is β_t (log-odds, higher is better). The ridge penalty λ/2·Σβ_t² (only template terms; covariates
-get a token 1e-4 to survive separated segments, the intercept none) is a N(0, 1/λ) prior: it keeps rare
-or separated templates finite and resolves the collinearity of "every deal gets k templates". Fitting is
+``sequence_depth`` (a configured covariate by default) adds dummies of how far the deal got in its
+sequence: a reply ends an enrolment and replies go with the prospect's interest, so late-step templates
+are received mostly by cold deals; depth controls for that.
+
+Every deal that reaches a step gets exactly one template of that step, so the template indicators of a
+step sum to "reached the step": only contrasts between templates used at the same step (their *slot*,
+the modal position) are identified. ``score`` is therefore β_t minus the mean β of its slot, with its
+standard error from the joint covariance (log-odds, higher is better; "vs the average alternative at
+this step"). ``coef``/``coef_se`` are the uncentred β_t. The ridge penalty λ/2·Σβ_t² (only template
+terms; covariates get a token 1e-4 to survive separated segments, the intercept none) is a N(0, 1/λ)
+prior: it keeps rare or separated templates finite and makes the collinear fit unique. Fitting is
 Newton–Raphson (IRLS) on a sparse design with step halving; standard errors are the square roots of the
 diagonal of the inverse penalised Hessian (the Laplace posterior; the ordinary MLE errors when λ → 0).
 """
@@ -35,7 +43,7 @@ __all__ = [
     "fit_ridge_logit",
 ]
 
-EFFECT_COLUMNS = ("deals", "score", "score_se", "z", "p_value", "data_status")
+EFFECT_COLUMNS = ("deals", "score", "score_se", "z", "p_value", "slot", "coef", "coef_se", "data_status")
 COVARIATE_PENALTY = 1e-4
 
 
@@ -120,6 +128,32 @@ class Design:
     template_start: int  # first template column; templates occupy len(templates) columns
     interaction_start: int | None  # first template × period column, when a period is given
     deal_ids: np.ndarray
+    slots: np.ndarray  # per template: the sequence step it is used at (its modal position), or "any"
+
+    def centring(self) -> np.ndarray:
+        """C with C·β = each template's coefficient minus the mean of its slot's coefficients."""
+        same = self.slots[:, None] == self.slots[None, :]
+        return np.asarray(np.eye(len(self.slots)) - same / same.sum(axis=1, keepdims=True), dtype=float)
+
+
+def template_slots(exposures: pd.DataFrame, templates: pd.Index) -> np.ndarray:
+    """The step each template is used at: its most frequent first position ("any" when unknown)."""
+    if "first_position" not in exposures.columns:
+        return np.full(len(templates), "any", dtype=object)
+    pairs = pd.DataFrame({"t": exposures["template_id"], "p": exposures["first_position"]})
+    counts = pairs.groupby(["t", "p"], dropna=False).size().sort_values(ascending=False, kind="stable")
+    modal = counts.reset_index().drop_duplicates("t").set_index("t")["p"]
+    labels = modal.reindex(templates)
+    return np.asarray([f"step {int(v)}" if pd.notna(v) else "any" for v in labels], dtype=object)
+
+
+def _depth_labels(depth: pd.Series) -> pd.Series:
+    values = pd.to_numeric(depth, errors="coerce")
+    return pd.Series(
+        np.where(values.isna(), "unknown", values.clip(upper=10).fillna(0).astype(int).astype(str)),
+        index=depth.index,
+        dtype=object,
+    )
 
 
 def _covariate_blocks(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
@@ -159,6 +193,8 @@ def deal_design(
     blocks: list[sp.spmatrix] = [sp.csr_matrix(np.ones((n, 1)))]
     names, pens = ["intercept"], [0.0]
     for cov in settings.covariates:
+        if cov == "sequence_depth" and "deal_depth" in per_deal.columns:
+            per_deal[cov] = _depth_labels(per_deal["deal_depth"])
         if cov not in per_deal.columns and deals is not None and cov in deals.columns:
             lookup = deals.drop_duplicates("deal_id", keep="last").set_index("deal_id")[cov]
             per_deal[cov] = lookup.reindex(per_deal["deal_id"]).to_numpy()
@@ -195,6 +231,7 @@ def deal_design(
         template_start=template_start,
         interaction_start=interaction_start,
         deal_ids=np.asarray(deal_ids, dtype=object),
+        slots=template_slots(exposures, pd.Index(templates)),
     )
 
 
@@ -207,6 +244,9 @@ def _empty_effects(templates: pd.Index, deals: np.ndarray, status: str) -> pd.Da
             "score_se": nan,
             "z": nan,
             "p_value": nan,
+            "slot": np.full(len(templates), "any", dtype=object),
+            "coef": nan,
+            "coef_se": nan,
             "data_status": np.full(len(templates), status, dtype=object),
         },
         index=pd.Index(templates, dtype=object, name="template_id"),
@@ -218,8 +258,10 @@ def adjusted_effects(
 ) -> pd.DataFrame:
     """Adjusted effect of every template: score (log-odds), score_se, z, two-sided p_value, data_status.
 
-    Indexed by template_id. ``attrs``: converged, n_iter, n_deals, loglik and score_covariance (template ×
-    template Laplace covariance of the scores, for contrasts; absent when the model was not fitted).
+    Indexed by template_id, with slot, coef and coef_se besides. ``attrs``: converged, n_iter, n_deals,
+    loglik and score_covariance (template × template Laplace covariance of the centred scores, for
+    contrasts; absent when the model was not fitted). A template alone in its slot has nothing to be
+    compared with: NaN score and ``no_comparison``.
     Whole-model problems give every template the same status with NaN numbers:
     ``no_closed_deals`` (no exposures), ``insufficient_data`` (fewer than ``min_model_deals`` deals) and
     ``no_variation`` (all won or all lost). Otherwise a template with fewer than ``min_sample_size``
@@ -235,9 +277,19 @@ def adjusted_effects(
         return _empty_effects(design.templates, design.template_deals, "no_variation")
     fit = fit_ridge_logit(design.matrix, y, design.penalty)
     cols = slice(design.template_start, design.template_start + len(design.templates))
-    score, se = fit.coef[cols], fit.se[cols]
+    centring = design.centring()
+    score = centring @ fit.coef[cols]
+    cov = centring @ fit.covariance[cols, cols] @ centring.T
+    se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    alone = pd.Series(design.slots).map(pd.Series(design.slots).value_counts()).to_numpy() == 1
+    score[alone], se[alone] = np.nan, np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         z = score / se
+    status = np.where(
+        alone,
+        "no_comparison",
+        np.where(design.template_deals < settings.min_sample_size, "insufficient_data", "ok"),
+    )
     out = pd.DataFrame(
         {
             "deals": design.template_deals,
@@ -245,9 +297,10 @@ def adjusted_effects(
             "score_se": se,
             "z": z,
             "p_value": 2 * norm.sf(np.abs(z)),
-            "data_status": np.where(
-                design.template_deals < settings.min_sample_size, "insufficient_data", "ok"
-            ).astype(object),
+            "slot": design.slots,
+            "coef": fit.coef[cols],
+            "coef_se": fit.se[cols],
+            "data_status": status.astype(object),
         },
         index=design.templates,
     )
@@ -257,6 +310,6 @@ def adjusted_effects(
         n_iter=fit.n_iter,
         n_deals=len(y),
         loglik=fit.loglik,
-        score_covariance=pd.DataFrame(fit.covariance[cols, cols], index=ids, columns=ids),
+        score_covariance=pd.DataFrame(cov, index=ids, columns=ids),
     )
     return out

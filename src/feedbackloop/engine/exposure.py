@@ -36,6 +36,7 @@ EXPOSURE_COLUMNS = (
     "first_sent_at",
     "last_sent_at",
     "first_position",
+    "deal_depth",
 )
 
 _UTC_NAT = pd.Series([], dtype="datetime64[ns, UTC]")
@@ -139,11 +140,21 @@ def templated_messages(messages: pd.DataFrame, deals: pd.DataFrame, settings: En
     )
 
 
+def _deal_max(deal_row: np.ndarray, values: np.ndarray, n_deals: int) -> np.ndarray:
+    """Per deal, the largest non-NaN value (NaN when none)."""
+    out = np.full(n_deals, -np.inf)
+    ok = ~np.isnan(values)
+    np.maximum.at(out, deal_row[ok], values[ok])
+    out[np.isinf(out)] = np.nan
+    return out
+
+
 def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
     """One row per (closed deal × template) with the deal's outcome and the exposure's timing.
 
-    Columns: see :data:`EXPOSURE_COLUMNS` (plus configured covariates found on the deals). Deals without
-    templated messages have no exposures. Empty or odd input yields an empty frame with these columns.
+    Columns: see :data:`EXPOSURE_COLUMNS` (plus configured covariates found on the deals); ``deal_depth``
+    is the highest sequence position among the deal's templated messages (NaN without positions). Deals
+    without templated messages have no exposures. Empty or odd input yields an empty frame with these columns.
     """
     cd = closed_deals(deals, settings)
     msgs = templated_messages(messages, cd, settings)
@@ -162,6 +173,7 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
                 "first_sent_at": _UTC_NAT.iloc[:0],
                 "last_sent_at": _UTC_NAT.iloc[:0],
                 "first_position": pd.Series(dtype=float),
+                "deal_depth": pd.Series(dtype=float),
                 **{c: empty[c] for c in extra},
             }
         )
@@ -187,6 +199,8 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
             "first_sent_at": aware_utc(sent[starts]),
             "last_sent_at": aware_utc(sent[ends - 1]),
             "first_position": msgs["position"].to_numpy()[order][starts],
+            # how far the deal got: the highest sequence step of any templated message it received
+            "deal_depth": _deal_max(msgs["deal_row"].to_numpy(), msgs["position"].to_numpy(), len(cd))[rows],
         }
     )
     for c in extra:

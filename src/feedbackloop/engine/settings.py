@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["DataStatus", "EngineSettings"]
 
 #: Status codes the engine returns instead of raising on thin or odd data.
-DataStatus = Literal["ok", "insufficient_data", "no_closed_deals", "no_variation", "no_data"]
+DataStatus = Literal["ok", "insufficient_data", "no_closed_deals", "no_variation", "no_comparison", "no_data"]
 
 
 class EngineSettings(BaseModel):
@@ -31,6 +31,12 @@ class EngineSettings(BaseModel):
     historical_start_days: int = Field(default=90, gt=0)
     historical_end_days: int = Field(default=60, ge=0)
     relative_drop: float = Field(default=0.20, gt=0, lt=1)
+    trend_reference_days: int | None = Field(
+        default=365,
+        description="the decline test's reference period starts this many days before as_of (None: the "
+        "seed's historical window); it always ends historical_end_days before as_of. Raw rates and the "
+        "raw 20% rule always use the seed's windows",
+    )
     min_window_deals: int = Field(
         default=10, ge=1, description="deals a template needs in each trend window to be tested"
     )
@@ -53,7 +59,10 @@ class EngineSettings(BaseModel):
     attribution_half_life_days: float = Field(default=14.0, gt=0)
 
     # -- adjusted model ----------------------------------------------------------------------------
-    covariates: tuple[str, ...] = ("segment",)
+    covariates: tuple[str, ...] = Field(
+        default=("segment", "sequence_depth"),
+        description="deal columns adjusted for; sequence_depth = highest sequence step the deal reached",
+    )
     l2_penalty: float = Field(
         default=1.0, ge=0, description="ridge precision on template log-odds (a N(0, 1/λ) prior)"
     )
@@ -96,6 +105,8 @@ class EngineSettings(BaseModel):
             raise ValueError("historical_end_days must be smaller than historical_start_days")
         if self.recent_days > self.historical_end_days and self.historical_end_days > 0:
             raise ValueError("the recent window must not overlap the historical window")
+        if self.trend_reference_days is not None and self.trend_reference_days <= self.historical_end_days:
+            raise ValueError("trend_reference_days must exceed historical_end_days")
         if set(self.success_outcomes) & set(self.failure_outcomes):
             raise ValueError("an outcome cannot be both a success and a failure")
         if self.prior_min_strength > self.prior_max_strength:

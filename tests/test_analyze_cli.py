@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from feedbackloop.cli import app
+from feedbackloop.engine.settings import DataStatus
 from feedbackloop.store import Store, TenantRef
 from feedbackloop.store.models import AnalysisRun, DealRow, DecisionRow, MessageRow, TemplateRow
 from tests.insights_data import AS_OF, MiniWorld, make_world
@@ -18,7 +19,7 @@ from tests.insights_data import AS_OF, MiniWorld, make_world
 pytestmark = pytest.mark.store
 AS_OF_ARG = AS_OF.date().isoformat()
 EFFECTS = {"T00": 0.9, "T01": -0.9, "T02": 0.0, "T03": 0.0, "T04": 0.3, "T05": -0.3}
-DATA_STATUSES = {"ok", "insufficient_data", "no_data", "no_closed_deals", "no_variation"}
+DATA_STATUSES = set(get_args(DataStatus))
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from feedbackloop.engine.settings import EngineSettings
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 # The probability mechanics (thresholds, hysteresis, holding) are tested without the multiplicity
 # condition, which a lone borderline template among precise ones never passes (tested separately).
-SETTINGS = EngineSettings(decision_fdr=False)
+SETTINGS = EngineSettings(decision_correction="none")
 N_REF = 9
 
 

@@ -13,9 +13,9 @@ by an alternative; a significant decline alone sends a template to ``review``, n
 
 With dozens of templates a few near-average ones reach P ≥ 0.95 by chance, so the probability criteria
 (``statistical_significance``, ``below_threshold``) also need the multiplicity-corrected q-value of the
-same one-sided comparison (BH or Holm across the templates with enough deals) to be at most 1 − the
-threshold when a template *enters* promoted or deprecated (``decision_fdr``); both numbers are in the
-decision. Staying only needs the exit probability.
+same one-sided comparison (Holm by default, or BH, across the templates with enough deals:
+``decision_correction``) to be at most 1 − the threshold when a template *enters* promoted or
+deprecated; both numbers are in the decision. Staying only needs the exit probability.
 
 Hysteresis: a status is entered at the strict probability (0.95) and left only when the probability
 falls below the exit level (0.80), and an engine-set status is held at least ``min_status_runs`` runs and
@@ -127,8 +127,8 @@ def _nan(value: float | None) -> float:
 
 
 def _fdr_ok(q: float | None, threshold: float, settings: EngineSettings) -> bool:
-    """The multiplicity condition for entering a status (always true when ``decision_fdr`` is off)."""
-    return not settings.decision_fdr or (q is not None and q <= 1 - threshold)
+    """The multiplicity condition for entering a status (always true with ``decision_correction="none"``)."""
+    return settings.decision_correction == "none" or (q is not None and q <= 1 - threshold)
 
 
 def _prob_greater(diff: float, sd: float) -> float:
@@ -174,7 +174,7 @@ def decide(
     table["q_worse"], table["q_better"] = np.nan, np.nan
     if len(scored):
         p_better = stats.norm.cdf(scored["centred"] / scored["centred_se"])
-        method = "fdr_bh" if settings.fdr_method == "bh" else "holm"
+        method = "fdr_bh" if settings.decision_correction == "bh" else "holm"
         table.loc[scored.index, "q_worse"] = multipletests(p_better, method=method)[1]
         table.loc[scored.index, "q_better"] = multipletests(1 - p_better, method=method)[1]
     current = {

@@ -307,6 +307,7 @@ def segment_insights(
     return {
         "data_status": status,
         "segments": segments,
+        "top_templates": {seg["segment"]: seg["top_templates"] for seg in segments},
         "segment_winners": records(winners),
         "interaction_tests": records(tests),
         "sequence_patterns": pattern_records,

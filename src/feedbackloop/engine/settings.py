@@ -78,8 +78,10 @@ class EngineSettings(BaseModel):
     #: P(the best alternative beats a template) for `outperformed_by_alternatives`, and P(a template
     #: beats the current best) for `outperforms_current`.
     outperform_probability: float = Field(default=0.90, gt=0.5, lt=1)
-    #: Entering promoted/deprecated also needs the BH/Holm-corrected one-sided q-value ≤ 1 − threshold.
-    decision_fdr: bool = True
+    #: Entering promoted/deprecated also needs the one-sided q-value of the same comparison, corrected
+    #: across templates, to be ≤ 1 − threshold. Holm (family-wise) by default: "no good template is ever
+    #: deprecated" is a statement about the whole family; "none" turns the condition off.
+    decision_correction: Literal["holm", "bh", "none"] = "holm"
     #: An engine-set status is held at least this many runs and days before the engine may leave it.
     min_status_runs: int = Field(default=2, ge=1)
     min_status_days: int = Field(default=7, ge=0)

@@ -169,18 +169,26 @@ def build_report(
         reverse=True,
     )
     n = settings.report_top_n
-    under = [t for t in ranked[::-1] if float(t["score"]) < 0 or t.get("action") == "deprecate"]
+
+    def centred(t: Mapping[str, Any]) -> float:
+        value = (t.get("decision_numbers") or {}).get("centred_score")
+        return float(t["score"] if value is None else value)
+
+    top = [t for t in ranked if centred(t) >= 0 and t.get("action") != "deprecate"][:n]
+    under = [t for t in ranked[::-1] if centred(t) < 0 or t.get("action") == "deprecate"][:n]
     return {
         "data_status": overall.get("data_status", NO_DATA),
         "overall": dict(overall),
-        "top_performers": [_performer(t) for t in ranked[:n]],
-        "underperformers": [_performer(t) for t in under[:n] if t not in ranked[:n]],
+        "top_performers": [_performer(t) for t in top],
+        "underperformers": [_performer(t) for t in under],
         "insights": _insights(sections, ranked, settings),
         "recommendations": list(recs),
     }
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Table:
+def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Table | str:
+    if not rows:
+        return f"[bold]{title}[/bold]: [dim](none)[/dim]"
     table = Table(title=title, title_justify="left")
     for c in columns:
         numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)

@@ -1,4 +1,4 @@
-"""run_analysis end to end on the simulated world: time, peak memory, and decision accuracy vs truth.
+"""run_analysis end to end on the simulated world: time, process peak RSS, decision accuracy vs truth.
 
 Accuracy: over seeds, how many templates are deprecated / promoted, how many of those contradict the
 truth (deprecated with an above-average true effect, promoted with a below-average one), and the share
@@ -7,8 +7,8 @@ of clearly bad templates (≥ 0.5 log-odds below average, ≥ 200 deals) that ar
 
 from __future__ import annotations
 
+import resource
 import time
-import tracemalloc
 
 import numpy as np
 
@@ -26,12 +26,10 @@ def main() -> None:
     for seed in SEEDS:
         w = generate_world(WorldConfig(seed=seed, deals=20_000, templates=40))
         frames = (w.deals_frame(), w.messages_frame(), w.templates_frame())
-        tracemalloc.start()
         start = time.perf_counter()
         result = run_analysis(*frames, settings, w.now, np.random.default_rng(0))
         seconds = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         truth = w.truth.effects
         mean = float(np.mean(list(truth.values())))
         rows = result.to_dict()["templates"]
@@ -44,7 +42,7 @@ def main() -> None:
         totals["wrong_promoted"] += sum(truth[t] < mean for t in pro)
         bad_found += len(set(bad) & set(dep))
         bad_total += len(bad)
-        print(f"seed {seed}: run_analysis {seconds:.2f} s, peak traced memory {peak:.0f} MiB, "
+        print(f"seed {seed}: run_analysis {seconds:.2f} s, process peak RSS {peak:.0f} MiB, "
               f"{len(dep)} deprecated, {len(pro)} promoted, {len(result.alerts)} alerts")  # fmt: skip
     print(f"20k deals × 40 templates, seeds {SEEDS}: {totals}")
     print(f"clearly bad templates deprecated: {bad_found}/{bad_total}")

@@ -26,8 +26,9 @@ def contrast_sd(
     if not ids:
         return None
     w = np.array([weights[t] for t in ids])
-    if cov is not None and all(t in cov.index for t in ids):
-        var = float(w @ cov.loc[ids, ids].to_numpy() @ w)
+    pos = cov.index.get_indexer(pd.Index(ids)) if cov is not None else None
+    if cov is not None and pos is not None and (pos >= 0).all():
+        var = float(w @ cov.to_numpy()[np.ix_(pos, pos)] @ w)
     else:
         values = np.array([se.get(t, np.nan) for t in ids], dtype=float)
         if not np.all(np.isfinite(values)):

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.domain import DecisionAction, TemplateStatus
@@ -126,6 +126,26 @@ def _nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
+def _alternative_probs(
+    template_id: str, d: float, others: pd.DataFrame, se: dict[str, float], cov: pd.DataFrame | None
+) -> dict[str, float]:
+    """P(alternative a beats the template) for every scored alternative (vectorised contrasts)."""
+    if others.empty:
+        return {}
+    ids = [str(a) for a in others.index]
+    pos = cov.index.get_indexer(pd.Index([*ids, template_id])) if cov is not None else None
+    if cov is not None and pos is not None and (pos >= 0).all():
+        c = cov.to_numpy()
+        a, t = pos[:-1], pos[-1]
+        var = c[a, a] + c[t, t] - 2 * c[a, t]
+    else:
+        var = np.array([se.get(i, np.nan) ** 2 for i in ids]) + se.get(template_id, np.nan) ** 2
+    diff = others["centred"].to_numpy(dtype=float) - d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = special.ndtr(diff / np.sqrt(var))
+    return {i: float(v) for i, v, w in zip(ids, p, var, strict=True) if np.isfinite(v) and w > 0}
+
+
 def _fdr_ok(q: float | None, threshold: float, settings: EngineSettings) -> bool:
     """The multiplicity condition for entering a status (always true with ``decision_correction="none"``)."""
     return settings.decision_correction == "none" or (q is not None and q <= 1 - threshold)
@@ -215,12 +235,7 @@ def _decide_one(
     others = scored.drop(index=template_id, errors="ignore")
     se = {str(k): float(v) for k, v in scored["score_se"].items()}
     se[template_id] = _nan(get("score_se"))
-    alt_probs: dict[str, float] = {}
-    if d is not None and sd is not None:
-        for alt_id, alt in others.iterrows():
-            diff_sd = contrast_sd({str(alt_id): 1.0, template_id: -1.0}, ctx.cov, se)
-            if diff_sd is not None:
-                alt_probs[str(alt_id)] = _prob_greater(float(alt["centred"]) - d, diff_sd)
+    alt_probs = _alternative_probs(template_id, d, others, se, ctx.cov) if d is not None else {}
     best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
     ref_ids = [p for p in promoted_ids if p != template_id and p in scored.index]
     if d is not None and sd is not None and ref_ids:

@@ -248,17 +248,23 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Eng
         return pd.DataFrame(columns=columns)
     seen: Counter[tuple[str, tuple[str, ...]]] = Counter()
     wins: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    won_by_deal = msgs.groupby("deal_id")["won"].first()
-    for deal_id, ids in msgs.groupby("deal_id")["template_id"]:
-        seq = [str(t) for i, t in enumerate(ids) if i == 0 or t != ids.iloc[i - 1]]
+    # msgs is sorted by deal: cut the template column into one run per deal (no per-group pandas).
+    deal = msgs["deal_id"].to_numpy()
+    ids = msgs["template_id"].astype(str).to_numpy()
+    won_flags = msgs["won"].to_numpy(dtype=bool)
+    starts = np.flatnonzero(np.r_[True, deal[1:] != deal[:-1]])
+    ends = np.r_[starts[1:], len(deal)]
+    for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
+        run = ids[first:last].tolist()
+        seq = [t for i, t in enumerate(run) if i == 0 or t != run[i - 1]]
         keys = {("full", tuple(seq))}
         for n in range(2, settings.pattern_max_length + 1):
             keys.update(("subsequence", tuple(seq[i : i + n])) for i in range(len(seq) - n + 1))
-        won = bool(won_by_deal[deal_id])
+        won = bool(won_flags[first])
         for key in keys:
             seen[key] += 1
             wins[key] += won
-    baseline = float(won_by_deal.mean())
+    baseline = float(won_flags[starts].mean())
     rows = [
         {"pattern": pat, "kind": kind, "length": len(pat), "deals": n, "won": wins[(kind, pat)]}
         for (kind, pat), n in seen.items()

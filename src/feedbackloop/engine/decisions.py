@@ -7,8 +7,9 @@ as ``{value, threshold, met}``, plus the numbers behind them.
 
 Why the adjusted score: raw win rates are confounded by segment mix and by templates that share
 sequences, so a good template that mostly goes to hard segments looks bad. Deprecation therefore rests on
-the posterior probability that the template's adjusted effect is *below the average template* (normal
-approximation around ``score`` ± ``score_se``, centred on the mean score) and on the template being beaten
+the posterior probability that the template's adjusted effect is *below the average template of its
+slot* (the sequence step it is used at: only same-step contrasts are identified; normal approximation
+around ``score`` ± ``score_se``, centred on the slot's mean score) and on the template being beaten
 by an alternative; a significant decline alone sends a template to ``review``, never to ``deprecated``.
 
 With dozens of templates a few near-average ones reach P ≥ 0.95 by chance, so the probability criteria
@@ -53,6 +54,7 @@ DEPRECATE_CRITERIA = (
     "declining_trend",
     "outperformed_by_alternatives",
 )
+ANY_SLOT = "any"
 _HELD = {TemplateStatus.PROMOTED.value, TemplateStatus.DEPRECATED.value, TemplateStatus.REVIEW.value}
 
 
@@ -106,18 +108,20 @@ def _criterion(value: Any, threshold: Any, met: bool) -> dict[str, Any]:
 def _centred(
     table: pd.DataFrame, reference: list[str], cov: pd.DataFrame | None
 ) -> tuple[pd.Series, pd.Series]:
-    """Scores minus the mean score of the ``reference`` templates, and the SD of that contrast."""
+    """Scores minus the mean score of the ``reference`` templates of the same slot, and the SD of
+    that contrast (NaN where the slot has no reference template)."""
     score = pd.to_numeric(table["score"], errors="coerce")
     se = {str(k): float(v) for k, v in pd.to_numeric(table["score_se"], errors="coerce").items()}
+    slot = table["slot"]
     centred = pd.Series(np.nan, index=table.index)
     sd = pd.Series(np.nan, index=table.index)
-    if not reference:
-        return centred, sd
-    mean = float(score[reference].mean())
     for t in table.index[score.notna()]:
-        weights = dict.fromkeys(reference, -1 / len(reference))
+        peers = [r for r in reference if slot[r] == slot[t]]
+        if not peers:
+            continue
+        weights = dict.fromkeys(peers, -1 / len(peers))
         weights[str(t)] = weights.get(str(t), 0.0) + 1.0
-        centred[t] = float(score[t]) - mean
+        centred[t] = float(score[t]) - float(score[peers].mean())
         sd[t] = _nan(contrast_sd(weights, cov, se))
     return centred, sd
 
@@ -183,6 +187,9 @@ def decide(
     if "declining" not in table:
         table["declining"] = False
     table.index = table.index.astype(str)
+    # Only templates used at the same sequence step (their slot) are comparable: the "average
+    # template" and the alternatives are those of the template's slot. No slot column: one slot.
+    table["slot"] = table["slot"].fillna(ANY_SLOT).astype(str) if "slot" in table else ANY_SLOT
     sufficient = pd.to_numeric(table["deals"], errors="coerce").fillna(0) >= settings.min_sample_size
     finite = pd.to_numeric(table["score"], errors="coerce").notna()
     reference = [str(t) for t in table.index[sufficient & finite]]
@@ -232,12 +239,15 @@ def _decide_one(
     q_worse, q_better = get("q_worse"), get("q_better")
 
     # Current best alternatives: the strongest other scored template, and the promoted ones.
-    others = scored.drop(index=template_id, errors="ignore")
+    my_slot = str(values.get("slot") or ANY_SLOT)
+    others = scored[scored["slot"] == my_slot].drop(index=template_id, errors="ignore")
     se = {str(k): float(v) for k, v in scored["score_se"].items()}
     se[template_id] = _nan(get("score_se"))
     alt_probs = _alternative_probs(template_id, d, others, se, ctx.cov) if d is not None else {}
     best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
-    ref_ids = [p for p in promoted_ids if p != template_id and p in scored.index]
+    ref_ids = [
+        p for p in promoted_ids if p != template_id and p in scored.index and scored.at[p, "slot"] == my_slot
+    ]
     if d is not None and sd is not None and ref_ids:
         ref_mean = float(scored.loc[ref_ids, "centred"].mean())
         weights = dict.fromkeys(ref_ids, -1 / len(ref_ids))

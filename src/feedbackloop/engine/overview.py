@@ -120,6 +120,7 @@ def template_rows(
                 "p_best": value("p_best"),
                 "score": value("score"),
                 "score_se": value("score_se"),
+                "slot": value("slot"),
                 "recent_deals": value("recent_deals"),
                 "recent_win_rate": value("recent_win_rate"),
                 "historical_deals": value("historical_deals"),

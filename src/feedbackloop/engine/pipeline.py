@@ -124,7 +124,7 @@ def run_analysis(
     effects = adjusted_effects(exposures, deals_n, settings)
     trends = detect_declines(exposures, deals_n, settings, as_of)
     attribution = attribute(deals_n, messages_n, settings)
-    table = stats.join(effects[["score", "score_se", "z", "p_value"]], how="left")
+    table = stats.join(effects[["score", "score_se", "z", "p_value", "slot"]], how="left")
     table = table.join(trends.drop(columns=["data_status", "p_value"]), how="left")
     table["effect_status"] = effects["data_status"].reindex(table.index)
     table["trend_status"] = trends["data_status"].reindex(table.index)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedbackloop.engine.attribution import ATTRIBUTION_MODELS, attribute, touch_weights
 from feedbackloop.engine.settings import EngineSettings
@@ -100,6 +102,31 @@ def test_time_decay_halves_weight_per_half_life_and_unknown_age_counts_as_at_clo
         "time_decay", np.zeros(3, dtype=int), np.arange(3), np.array([14.0, 0.0, np.nan]), 14.0
     )
     np.testing.assert_allclose(weights, np.array([0.5, 1.0, 1.0]) / 2.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    touches=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.floats(0, 60)), min_size=1, max_size=40
+    ),
+    model=st.sampled_from(ATTRIBUTION_MODELS),
+)
+def test_split_models_give_each_deal_exactly_one_outcome(
+    touches: list[tuple[int, int, float]], model: str
+) -> None:
+    """Property: first/last/linear/position/time_decay weights sum to 1 per deal; full gives 1 per
+    distinct template of the deal; no weight is negative."""
+    touches = sorted(touches)
+    deal = np.array([t[0] for t in touches])
+    template = np.array([t[1] for t in touches])
+    weights = touch_weights(model, deal, template, np.array([t[2] for t in touches]), 14.0)
+    assert (weights >= 0).all()
+    per_deal = pd.Series(weights).groupby(deal).sum()
+    if model == "full":
+        expected = pd.Series(template).groupby(deal).nunique()
+    else:
+        expected = pd.Series(1.0, index=per_deal.index)
+    np.testing.assert_allclose(per_deal.to_numpy(), expected.to_numpy(dtype=float))
 
 
 def test_unknown_model_is_an_engine_error() -> None:

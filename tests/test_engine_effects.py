@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import statsmodels.api as sm
 from scipy import optimize, special
 
 from feedbackloop.engine.effects import adjusted_effects, deal_design, fit_ridge_logit
+from feedbackloop.engine.logit import collapse_rows
 from feedbackloop.engine.settings import EngineSettings
 
 SEGMENT_BASE = {"smb": -1.0, "mid_market": -0.4, "enterprise": 0.3}
@@ -156,3 +158,11 @@ def test_score_covariance_is_reported_and_matches_the_standard_errors() -> None:
     assert list(cov.index) == list(out.index)
     np.testing.assert_allclose(np.sqrt(np.diag(cov.to_numpy())), out["score_se"], rtol=1e-12)
     assert np.allclose(cov.to_numpy(), cov.to_numpy().T)
+
+
+def test_collapse_rows_merges_identical_rows_exactly() -> None:
+    x = sp.csr_matrix(np.array([[1, 0, 2.5], [1, 0, 2.5], [0, 1, 0], [1, 0, 2.5], [0, 1, 0], [0, 0, 0]]))
+    y = np.array([1, 0, 1, 1, 0, 1])
+    unique, successes, trials = collapse_rows(x, y)
+    rows = {tuple(r): (s, t) for r, s, t in zip(unique.toarray().tolist(), successes, trials, strict=True)}
+    assert rows == {(1, 0, 2.5): (2, 3), (0, 1, 0): (1, 2), (0, 0, 0): (1, 1)}

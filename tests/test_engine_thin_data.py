@@ -64,6 +64,28 @@ SCENARIOS: dict[str, tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]] = {
 }
 
 
+def _odd(kind: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    deals, messages = _frames(200, _alternating, lambda i: "AB"[i % 2])
+    if kind == "closed-without-date":
+        deals.loc[::3, "closed_at"] = None
+    elif kind == "messages-without-time":
+        messages["sent_at"] = pd.NaT
+    elif kind == "duplicate-deal-rows":
+        deals = pd.concat([deals, deals.iloc[:50]], ignore_index=True)
+    elif kind == "outcome-column-missing":
+        deals = deals.drop(columns="outcome")
+    return deals, messages, {"A": "ok"} if kind != "outcome-column-missing" else {}
+
+
+for _kind in (
+    "closed-without-date",
+    "messages-without-time",
+    "duplicate-deal-rows",
+    "outcome-column-missing",
+):
+    SCENARIOS[_kind] = _odd(_kind)
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_core_functions_return_statuses_not_exceptions(name: str) -> None:
     deals, messages, expected_effect_status = SCENARIOS[name]
@@ -104,3 +126,12 @@ def test_no_variation_gives_nan_scores_and_a_weak_prior() -> None:
     assert (stats["posterior_mean"] < 1).all()
     trends = detect_declines(exposures, deals, EngineSettings(), AS_OF)
     assert not trends["declining"].any()
+
+
+def test_unknown_covariates_and_an_as_of_before_the_data_are_harmless() -> None:
+    deals, messages, _ = SCENARIOS["one-template"]
+    settings = EngineSettings(covariates=("segment", "no_such_column", "amount"))
+    exposures = build_exposures(deals, messages, settings)
+    assert adjusted_effects(exposures, deals, settings).loc["A", "data_status"] == "no_comparison"
+    trends = detect_declines(exposures, deals, settings, datetime(2000, 1, 1, tzinfo=UTC))
+    assert (trends["data_status"] == "no_closed_deals").all()

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import linalg, special
 from scipy.stats import norm
 
+from feedbackloop.engine.logit import LogitFit, fit_ridge_logit
 from feedbackloop.engine.settings import EngineSettings
 
 __all__ = [
@@ -45,74 +45,6 @@ __all__ = [
 
 EFFECT_COLUMNS = ("deals", "score", "score_se", "z", "p_value", "slot", "coef", "coef_se", "data_status")
 COVARIATE_PENALTY = 1e-4
-
-
-@dataclass(frozen=True)
-class LogitFit:
-    """Result of :func:`fit_ridge_logit`."""
-
-    coef: np.ndarray
-    se: np.ndarray
-    covariance: np.ndarray  # inverse penalised Hessian at the optimum (Laplace posterior covariance)
-    loglik: float  # unpenalised log-likelihood at the optimum
-    n_iter: int
-    converged: bool
-
-
-def fit_ridge_logit(
-    design: sp.spmatrix | np.ndarray,
-    y: np.ndarray,
-    penalty: np.ndarray,
-    *,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> LogitFit:
-    """Maximise Σ log-lik − ½·Σ penalty_j·β_j² by Newton–Raphson; SEs from the penalised Hessian.
-
-    ``penalty`` holds one precision per column (0 = unpenalised). Never raises on singular problems:
-    a pseudo-inverse is used and ``converged`` reports whether the gradient vanished.
-    """
-    x = sp.csr_matrix(design, dtype=float)
-    y = np.asarray(y, dtype=float)
-    pen = np.asarray(penalty, dtype=float)
-    coef = np.zeros(x.shape[1])
-
-    def objective(b: np.ndarray) -> tuple[float, np.ndarray]:
-        eta = x @ b
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)) - 0.5 * np.sum(pen * b * b)), eta
-
-    def hessian(eta: np.ndarray) -> np.ndarray:
-        mu = special.expit(eta)
-        w = mu * (1 - mu)
-        return np.asarray((x.T @ sp.csr_matrix(x.multiply(w[:, None]))).toarray()) + np.diag(pen)
-
-    value, eta = objective(coef)
-    converged, n_iter = False, 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        grad = x.T @ (y - special.expit(eta)) - pen * coef
-        h = hessian(eta)
-        try:
-            step = linalg.cho_solve(linalg.cho_factor(h), grad)
-        except linalg.LinAlgError:
-            step = np.linalg.lstsq(h, grad, rcond=None)[0]
-        scale = 1.0
-        for _ in range(40):
-            new_value, new_eta = objective(coef + scale * step)
-            if new_value >= value - 1e-12 * abs(value):
-                break
-            scale /= 2
-        coef = coef + scale * step
-        value, eta = new_value, new_eta
-        if np.max(np.abs(scale * step)) < tol * (1 + np.max(np.abs(coef))):
-            converged = True
-            break
-    h = hessian(eta)
-    try:
-        cov = linalg.cho_solve(linalg.cho_factor(h), np.eye(len(coef)))
-    except linalg.LinAlgError:
-        cov = np.linalg.pinv(h)
-    loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-    return LogitFit(coef, np.sqrt(np.maximum(np.diag(cov), 0.0)), cov, loglik, n_iter, converged)
 
 
 @dataclass(frozen=True)
@@ -183,12 +115,14 @@ def deal_design(
     With ``period`` (bool per exposure row, constant within a deal, True = recent) the design adds a
     ``recent`` column and one template × recent interaction per template, penalised like the templates.
     """
-    deal_codes, deal_ids = pd.factorize(exposures["deal_id"], sort=False)
+    deal_key = exposures["deal_index"] if "deal_index" in exposures.columns else exposures["deal_id"]
+    deal_codes, _ = pd.factorize(deal_key, sort=False)
     tmpl_codes, templates = pd.factorize(exposures["template_id"], sort=True)
-    n, k = len(deal_ids), len(templates)
+    n, k = int(deal_codes.max()) + 1 if len(deal_codes) else 0, len(templates)
     first_row = np.full(n, -1)
     first_row[deal_codes[::-1]] = np.arange(len(deal_codes))[::-1]
     per_deal = exposures.iloc[first_row].reset_index(drop=True)
+    deal_ids = per_deal["deal_id"].to_numpy()
     y = per_deal["won"].to_numpy(dtype=float)
     blocks: list[sp.spmatrix] = [sp.csr_matrix(np.ones((n, 1)))]
     names, pens = ["intercept"], [0.0]

@@ -37,6 +37,7 @@ EXPOSURE_COLUMNS = (
     "last_sent_at",
     "first_position",
     "deal_depth",
+    "deal_index",
 )
 
 _UTC_NAT = pd.Series([], dtype="datetime64[ns, UTC]")
@@ -118,7 +119,8 @@ def templated_messages(messages: pd.DataFrame, deals: pd.DataFrame, settings: En
     if "deal_id" not in messages.columns or "template_id" not in messages.columns:
         return empty
     deal_row = pd.Index(deals["deal_id"]).get_indexer(messages["deal_id"])
-    keep = (deal_row >= 0) & messages["template_id"].notna().to_numpy()
+    template = messages["template_id"]
+    keep = (deal_row >= 0) & template.notna().to_numpy() & (template.astype(object) != "").to_numpy()
     if "direction" in messages.columns:
         direction = messages["direction"].astype(object)
         keep &= (direction.isna() | (direction == "outbound")).to_numpy()
@@ -153,7 +155,8 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
     """One row per (closed deal × template) with the deal's outcome and the exposure's timing.
 
     Columns: see :data:`EXPOSURE_COLUMNS` (plus configured covariates found on the deals); ``deal_depth``
-    is the highest sequence position among the deal's templated messages (NaN without positions). Deals
+    is the highest sequence position among the deal's templated messages (NaN without positions);
+    ``deal_index`` numbers the deals of this build (fast grouping; do not mix frames of two builds). Deals
     without templated messages have no exposures. Empty or odd input yields an empty frame with these columns.
     """
     cd = closed_deals(deals, settings)
@@ -174,6 +177,7 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
                 "last_sent_at": _UTC_NAT.iloc[:0],
                 "first_position": pd.Series(dtype=float),
                 "deal_depth": pd.Series(dtype=float),
+                "deal_index": pd.Series(dtype=np.int64),
                 **{c: empty[c] for c in extra},
             }
         )
@@ -201,6 +205,7 @@ def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: Engin
             "first_position": msgs["position"].to_numpy()[order][starts],
             # how far the deal got: the highest sequence step of any templated message it received
             "deal_depth": _deal_max(msgs["deal_row"].to_numpy(), msgs["position"].to_numpy(), len(cd))[rows],
+            "deal_index": rows.astype(np.int64),
         }
     )
     for c in extra:

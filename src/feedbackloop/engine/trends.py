@@ -91,7 +91,8 @@ def detect_declines(
     Indexed by template_id (every template in ``exposures``). ``p_value`` is one-sided (a drop), ``q_value``
     its multiplicity-adjusted value; both NaN for untested templates. ``data_status``: ``ok`` (tested),
     ``no_closed_deals`` (nothing in either window), ``insufficient_data`` (fewer than ``min_window_deals``
-    in a window, or too few deals overall), ``no_variation`` (all deals in the windows won, or all lost).
+    in a window, or too few deals overall), ``no_variation`` (all deals in the windows won, or all lost),
+    ``no_comparison`` (the only template at its sequence step: its change cannot be told from the step's).
     """
     index = pd.Index(
         sorted(exposures["template_id"].unique()) if len(exposures) else [], dtype=object, name="template_id"
@@ -123,7 +124,8 @@ def detect_declines(
     window = exposures.loc[in_window]
     tested = status == "ok"
     if tested.any():
-        y = window.drop_duplicates("deal_id")["won"].to_numpy(dtype=bool)
+        deal_key = "deal_index" if "deal_index" in window.columns else "deal_id"
+        y = window.drop_duplicates(deal_key)["won"].to_numpy(dtype=bool)
         if len(y) < settings.min_model_deals:
             status[tested] = "insufficient_data"
         elif y.all() or not y.any():

@@ -16,6 +16,7 @@ from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.engine import analyze, report, templates_app
+from feedbackloop.commands.importing import import_command
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -38,6 +39,7 @@ app.command("sync")(sync)
 app.command("analyze")(analyze)
 app.command("report")(report)
 app.add_typer(templates_app, name="templates")
+app.command("import")(import_command)
 
 
 def _version(value: bool) -> None:

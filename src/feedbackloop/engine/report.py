@@ -19,6 +19,7 @@ from feedbackloop.engine.settings import EngineSettings
 
 __all__ = ["build_report", "recommendations", "render_report"]
 
+_TARGET = {"promote": "promoted", "deprecate": "deprecated", "review": "review"}
 _PRIORITY = {"deprecate": "high", "promote": "medium", "review": "medium"}
 _PERFORMER_FIELDS = (
     "template_id", "name", "deals", "win_rate", "posterior_mean", "score", "p_better_than_average",
@@ -32,8 +33,8 @@ def recommendations(
     """What to do next: template decisions first, then segment winners, then weak objection handling."""
     out: list[dict[str, Any]] = []
     for d in decisions:
-        if d.action == "keep":
-            continue
+        if d.action == "keep" or d.previous_status == _TARGET[d.action]:
+            continue  # nothing to do, or already in that status (a standing decision is not news)
         note = " (pinned: not applied)" if d.pinned else ""
         out.append(
             {
@@ -78,7 +79,8 @@ def recommendations(
                     ),
                 }
             )
-    return out
+    rank = {"high": 0, "medium": 1, "low": 2}
+    return sorted(out, key=lambda r: rank.get(str(r["priority"]), 3))  # stable: template order kept
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

@@ -134,6 +134,10 @@ def test_sequence_patterns_hand_case() -> None:
         pytest.param(lambda d, m: (d.assign(segment=None), m), id="no-segments"),
         pytest.param(lambda d, m: (d.assign(outcome="won"), m), id="all-won"),
         pytest.param(lambda d, m: (d, m.iloc[:0]), id="no-messages"),
+        pytest.param(
+            lambda d, m: (d.assign(segment=[f"s{i % 40}" for i in range(len(d))]), m),
+            id="forty-small-segments",
+        ),
     ],
 )
 def test_segment_insights_thin_data_never_raises(mutate) -> None:

@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 UNKNOWN_SEGMENT = "unknown"
+OTHER_SEGMENT = "other"
+#: Segments given their own template × segment terms (the rest are pooled as "other").
+MAX_MODEL_SEGMENTS = 8
 _METHODS = {"bh": "fdr_bh", "holm": "holm"}
 
 
@@ -94,6 +97,10 @@ def _interaction_fit(
         return None
     seg_of = exposures.drop_duplicates("deal_id").set_index("deal_id")["segment"]
     labels = seg_of.reindex(design.deal_ids).fillna(UNKNOWN_SEGMENT).astype(str).to_numpy()
+    counts = pd.Series(labels).value_counts()
+    # Keep the model small: rare segments, and all beyond the most frequent few, are pooled.
+    keep = list(counts[counts >= settings.segment_min_deals].index[:MAX_MODEL_SEGMENTS])
+    labels = np.where(np.isin(labels, keep), labels, OTHER_SEGMENT)
     segments = list(pd.Series(labels).value_counts().index)  # most frequent first: the reference
     if len(segments) < 2:
         return None

@@ -184,3 +184,26 @@ def test_contrast_sd_matches_the_quadratic_form() -> None:
     assert contrast_sd(w, cov, {}) == pytest.approx(expected)
     assert contrast_sd({"A": 1.0, "B": -1.0}, None, {"A": 3.0, "B": 4.0}) == pytest.approx(5.0)
     assert contrast_sd({"A": 1.0}, None, {}) is None
+
+
+def test_p_worse_than_average_matches_a_monte_carlo_over_the_joint_posterior() -> None:
+    """P(score_t < mean of its slot's scores) from the normal approximation with the joint covariance
+    equals the share of joint posterior draws in which it holds."""
+    rng = np.random.default_rng(1)
+    ids = ["A", "B", "C", "D", "E"]
+    a = rng.normal(size=(5, 5)) * 0.1
+    cov = pd.DataFrame(a @ a.T + 0.01 * np.eye(5), index=ids, columns=ids)
+    scores = np.array([0.1, -0.05, 0.0, 0.02, -0.08])
+    table = pd.DataFrame(
+        {"deals": 500, "score": scores, "score_se": np.sqrt(np.diag(cov.to_numpy())), "declining": False},
+        index=ids,
+    )
+    templates = pd.DataFrame({"template_id": ids, "status": "active", "pinned": False})
+    got = {
+        d.template_id: d.numbers["p_worse_than_average"]
+        for d in decide(table, templates, SETTINGS, AS_OF, cov=cov)
+    }
+    draws = rng.multivariate_normal(scores, cov.to_numpy(), size=400_000)
+    for i, t in enumerate(ids):
+        expected = float(np.mean(draws[:, i] < draws.mean(axis=1)))
+        assert got[t] == pytest.approx(expected, abs=0.004), t

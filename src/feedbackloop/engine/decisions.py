@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.domain import DecisionAction, TemplateStatus
-from feedbackloop.engine.contrasts import contrast_sd
+from feedbackloop.engine.contrasts import alternative_probs, centred_scores, contrast_sd, nan_if_none
 from feedbackloop.engine.result import INSUFFICIENT_DATA, OK, PreviousState, TemplateState
 from feedbackloop.engine.settings import EngineSettings
 
@@ -105,51 +105,6 @@ def _criterion(value: Any, threshold: Any, met: bool) -> dict[str, Any]:
     return {"value": value, "threshold": threshold, "met": bool(met)}
 
 
-def _centred(
-    table: pd.DataFrame, reference: list[str], cov: pd.DataFrame | None
-) -> tuple[pd.Series, pd.Series]:
-    """Scores minus the mean score of the ``reference`` templates of the same slot, and the SD of
-    that contrast (NaN where the slot has no reference template)."""
-    score = pd.to_numeric(table["score"], errors="coerce")
-    se = {str(k): float(v) for k, v in pd.to_numeric(table["score_se"], errors="coerce").items()}
-    slot = table["slot"]
-    centred = pd.Series(np.nan, index=table.index)
-    sd = pd.Series(np.nan, index=table.index)
-    for t in table.index[score.notna()]:
-        peers = [r for r in reference if slot[r] == slot[t]]
-        if not peers:
-            continue
-        weights = dict.fromkeys(peers, -1 / len(peers))
-        weights[str(t)] = weights.get(str(t), 0.0) + 1.0
-        centred[t] = float(score[t]) - float(score[peers].mean())
-        sd[t] = _nan(contrast_sd(weights, cov, se))
-    return centred, sd
-
-
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else value
-
-
-def _alternative_probs(
-    template_id: str, d: float, others: pd.DataFrame, se: dict[str, float], cov: pd.DataFrame | None
-) -> dict[str, float]:
-    """P(alternative a beats the template) for every scored alternative (vectorised contrasts)."""
-    if others.empty:
-        return {}
-    ids = [str(a) for a in others.index]
-    pos = cov.index.get_indexer(pd.Index([*ids, template_id])) if cov is not None else None
-    if cov is not None and pos is not None and (pos >= 0).all():
-        c = cov.to_numpy()
-        a, t = pos[:-1], pos[-1]
-        var = c[a, a] + c[t, t] - 2 * c[a, t]
-    else:
-        var = np.array([se.get(i, np.nan) ** 2 for i in ids]) + se.get(template_id, np.nan) ** 2
-    diff = others["centred"].to_numpy(dtype=float) - d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = special.ndtr(diff / np.sqrt(var))
-    return {i: float(v) for i, v, w in zip(ids, p, var, strict=True) if np.isfinite(v) and w > 0}
-
-
 def _fdr_ok(q: float | None, threshold: float, settings: EngineSettings) -> bool:
     """The multiplicity condition for entering a status (always true with ``decision_correction="none"``)."""
     return settings.decision_correction == "none" or (q is not None and q <= 1 - threshold)
@@ -193,7 +148,7 @@ def decide(
     sufficient = pd.to_numeric(table["deals"], errors="coerce").fillna(0) >= settings.min_sample_size
     finite = pd.to_numeric(table["score"], errors="coerce").notna()
     reference = [str(t) for t in table.index[sufficient & finite]]
-    table["centred"], table["centred_se"] = _centred(table, reference, cov)
+    table["centred"], table["centred_se"] = centred_scores(table, reference, cov)
     scored = table[sufficient & table["centred"].notna() & table["centred_se"].notna()]
     # Multiplicity: with dozens of templates, a few near-average ones pass P ≥ 0.95 by chance. The
     # one-sided p-values of "worse"/"better than average" are corrected across the scored templates
@@ -242,8 +197,8 @@ def _decide_one(
     my_slot = str(values.get("slot") or ANY_SLOT)
     others = scored[scored["slot"] == my_slot].drop(index=template_id, errors="ignore")
     se = {str(k): float(v) for k, v in scored["score_se"].items()}
-    se[template_id] = _nan(get("score_se"))
-    alt_probs = _alternative_probs(template_id, d, others, se, ctx.cov) if d is not None else {}
+    se[template_id] = nan_if_none(get("score_se"))
+    alt_probs = alternative_probs(template_id, d, others, se, ctx.cov) if d is not None else {}
     best_alt = max(alt_probs, key=lambda a: alt_probs[a]) if alt_probs else None
     ref_ids = [
         p for p in promoted_ids if p != template_id and p in scored.index and scored.at[p, "slot"] == my_slot

@@ -12,6 +12,7 @@ from rich.console import Console
 from feedbackloop.commands.engine import parse_as_of
 from feedbackloop.engine.decisions import Decision
 from feedbackloop.engine.report import build_report, recommendations, render_report
+from feedbackloop.engine.result import PreviousState
 from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import UsageError
 
@@ -103,3 +104,19 @@ def test_bad_as_of_is_a_usage_error() -> None:
     assert result.returncode == 2
     assert "--as-of" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        {},
+        {"state": "garbage"},
+        {"state": {"templates": {"T1": {"since": "not a time"}}}},
+        {"state": {"templates": {"T1": "not a dict"}}},
+        {"as_of": 5, "state": {"templates": {}, "alert_keys": {"k": "2026-W01"}}},
+    ],
+)
+def test_previous_state_from_damaged_results_never_raises(stored: dict[str, object] | None) -> None:
+    state = PreviousState.from_result(stored)
+    assert state is None or isinstance(state, PreviousState)

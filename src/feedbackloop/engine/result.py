@@ -89,9 +89,17 @@ class PreviousState:
 
     @classmethod
     def from_result(cls, result: Mapping[str, Any] | None) -> PreviousState | None:
-        """Rebuild the state from a stored analyze JSON (``None`` or malformed gives ``None``)."""
+        """Rebuild the state from a stored analyze JSON; ``None`` when absent or unreadable (a damaged
+        or foreign result must not block the next run: it then starts without history)."""
         if not result or not isinstance(result.get("state"), Mapping):
             return None
+        try:
+            return cls._parse(result)
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    @classmethod
+    def _parse(cls, result: Mapping[str, Any]) -> PreviousState:
         state = result["state"]
         templates: dict[str, TemplateState] = {}
         for tid, t in (state.get("templates") or {}).items():

@@ -132,3 +132,20 @@ def test_no_data_no_alerts() -> None:
          "segment": [], "competitor": []}
     )  # fmt: skip
     assert build_alerts(empty, [], SETTINGS, AS_OF).alerts == []
+
+
+def test_failing_template_is_not_repeated_for_an_already_deprecated_template() -> None:
+    table = pd.DataFrame(
+        {
+            "deals": [500, 500, 500],
+            "score": [0.0, 0.0, -1.0],
+            "score_se": [1e-4, 1e-4, 0.05],
+            "declining": False,
+        },
+        index=["A", "B", "BAD"],
+    )
+    templates = pd.DataFrame({"template_id": ["A", "B", "BAD"], "status": ["active", "active", "deprecated"]})
+    templates["pinned"] = False
+    decisions = decide(table, templates, SETTINGS, AS_OF)
+    assert next(d for d in decisions if d.template_id == "BAD").action == "deprecate"
+    assert build_alerts(_closed({}, {}), decisions, SETTINGS, AS_OF).alerts == []

@@ -7,7 +7,9 @@ Fisher exact test; Benjamini–Hochberg/Holm across competitors and across segme
 
 Alerts are deduplicated per period: each has a ``key`` (``kind:subject``) and the ``period`` of
 ``as_of`` (ISO day, week or month); a key already emitted in the same period (``PreviousState``) is
-suppressed, so a second run in the same week does not alert again. Delivery is not done here.
+suppressed, so a second run in the same week does not alert again. ``failing_template`` fires when a
+template is newly found worse than average or declining (not again for one already deprecated or in
+review). Delivery is not done here.
 """
 
 from __future__ import annotations
@@ -106,7 +108,13 @@ def _candidates(
         out += _segment_alerts(closed, recent, hist, s)
         out += _competitor_alerts(closed, recent, hist, s)
     for d in decisions:
-        if d.action == "deprecate" or d.criteria["declining_trend"]["met"]:
+        # Only news: a template already deprecated (or already in review for its decline) stays quiet.
+        new_deprecation = d.action == "deprecate" and d.previous_status != "deprecated"
+        new_decline = d.criteria["declining_trend"]["met"] and d.previous_status not in (
+            "review",
+            "deprecated",
+        )
+        if new_deprecation or new_decline:
             kind = "worse than the average template" if d.action == "deprecate" else "declining"
             data = {"action": d.action, "status": d.status, "reason": d.reason, **d.numbers}
             severity = "high" if d.action == "deprecate" else "medium"

@@ -26,9 +26,9 @@ def main() -> None:
     for seed in SEEDS:
         w = generate_world(WorldConfig(seed=seed, deals=20_000, templates=40))
         frames = (w.deals_frame(), w.messages_frame(), w.templates_frame())
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = run_analysis(*frames, settings, w.now, np.random.default_rng(0))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         truth = w.truth.effects
         mean = float(np.mean(list(truth.values())))
@@ -42,7 +42,8 @@ def main() -> None:
         totals["wrong_promoted"] += sum(truth[t] < mean for t in pro)
         bad_found += len(set(bad) & set(dep))
         bad_total += len(bad)
-        print(f"seed {seed}: run_analysis {seconds:.2f} s, process peak RSS {peak:.0f} MiB, "
+        print(f"seed {seed}: run_analysis {seconds:.2f} s wall, {cpu:.2f} s CPU, "
+              f"process peak RSS {peak:.0f} MiB, "
               f"{len(dep)} deprecated, {len(pro)} promoted, {len(result.alerts)} alerts")  # fmt: skip
     print(f"20k deals × 40 templates, seeds {SEEDS}: {totals}")
     print(f"clearly bad templates deprecated: {bad_found}/{bad_total}")

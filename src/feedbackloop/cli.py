@@ -15,6 +15,7 @@ from feedbackloop import __version__
 from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.sandbox import sandbox
 from feedbackloop.errors import FeedbackloopError, UsageError
@@ -36,6 +37,9 @@ app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("analyze")(analyze)
+app.command("report")(report)
+app.add_typer(templates_app, name="templates")
 app.command("import")(import_command)
 app.command("sandbox")(sandbox)
 

@@ -14,6 +14,7 @@ import typer
 from feedbackloop import __version__
 from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
+from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -29,6 +30,8 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(tests_app, name="tests")
+app.command("select")(select)
 
 
 def _version(value: bool) -> None:

@@ -88,11 +88,13 @@ class FeedbackPipeline:
             for template_id, position in exposures:
                 context: dict[str, Any] = {"deal_id": deal_id, "segment": segment, "position": position}
                 context = {k: v for k, v in context.items() if v is not None}
-                self.optimizer.update_on_outcome(template_id, result is Outcome.WON, context, at=at)
-            report.templates = [t for t, _ in exposures]
-            report.learned = bool(exposures)
+                if self.optimizer.update_on_outcome(template_id, result is Outcome.WON, context, at=at):
+                    report.templates.append(template_id)
+            report.learned = bool(report.templates)
             if not exposures:
                 report.note = "the deal received no template (no messages with a template id)"
+            elif not report.learned:
+                report.note = "already learned (a repeated event for this deal)"
         ended, changes = conclude_tests(self.optimizer, at)
         report.tests_ended = [t.test_id for t in ended]
         report.status_changes = self._apply(changes)

@@ -124,3 +124,22 @@ def test_state_round_trip_and_validation() -> None:
         ABTest("x", ["a"], [1.0], started_at=T0)
     with pytest.raises(EngineError):
         ABTest("x", ["a", "b"], [1.0, 0.0], started_at=T0)
+
+
+def test_only_outcomes_of_units_the_test_assigned_are_counted() -> None:
+    test = ABTest("exp", ["a", "b"], [1, 1], started_at=T0, traffic=0.5)
+    units = [f"p{i}" for i in range(400)]
+    inside = [u for u in units if test.variant_for(u) is not None]
+    assert 150 < len(inside) < 250  # about half the prospects enter the test
+    outside = next(u for u in units if test.variant_for(u) is None)
+    assert not test.record("a", True, outside)  # served by the bandit, not by the test
+    assert not test.record("a", True, None)  # no unit: cannot be attributed to an arm
+    unit = inside[0]
+    mine = test.variant_for(unit)
+    assert mine is not None
+    other = "b" if mine == "a" else "a"
+    assert not test.record(other, True, unit)
+    assert test.record(mine, True, unit)
+    assert sum(test.wins) == 1
+    with pytest.raises(EngineError):
+        ABTest("x", ["a", "b"], [1, 1], started_at=T0, traffic=0.0)

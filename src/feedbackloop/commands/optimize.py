@@ -19,7 +19,7 @@ from feedbackloop.engine.optimizer.state import (
     save_optimizer,
     save_test,
 )
-from feedbackloop.errors import UsageError
+from feedbackloop.errors import EngineError, UsageError
 
 __all__ = ["select", "tests_app"]
 
@@ -56,6 +56,7 @@ def create_test(
     min_sample: int = typer.Option(100, "--min-sample", help="Closed deals per variant before a decision."),
     max_days: float = typer.Option(42.0, "--max-days", help="End without a winner after this many days."),
     segment: str | None = typer.Option(None, "--segment", help="Only serve the test in this segment."),
+    traffic: float = typer.Option(1.0, "--traffic", help="Share of prospects entering the test (0-1]."),
     test_id: str | None = typer.Option(None, "--id", help="Test id (default: generated)."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
@@ -81,15 +82,19 @@ def create_test(
     test_id = test_id or uuid.uuid4().hex[:8]
     if test_id in optimizer.tests:
         raise UsageError(f"an A/B test {test_id!r} already exists")
-    test = ABTest(
-        test_id,
-        list(variants),
-        weights,
-        started_at=_now(),
-        min_sample=min_sample,
-        max_days=max_days,
-        segment=segment,
-    )
+    try:
+        test = ABTest(
+            test_id,
+            list(variants),
+            weights,
+            started_at=_now(),
+            min_sample=min_sample,
+            max_days=max_days,
+            segment=segment,
+            traffic=traffic,
+        )
+    except EngineError as exc:  # invalid options given on the command line
+        raise UsageError(str(exc)) from None
     optimizer.add_test(test)
     for variant in variants[1:]:
         optimizer.set_status(variant, TemplateStatus.TESTING)

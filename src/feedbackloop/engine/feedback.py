@@ -85,8 +85,13 @@ class FeedbackPipeline:
             report.note = f"{result.value} is not a learning outcome (won vs lost)"
         else:
             segment, exposures = self.exposures(deal_id)
-            for template_id, position in exposures:
-                context: dict[str, Any] = {"deal_id": deal_id, "segment": segment, "position": position}
+            for template_id, position, contact in exposures:
+                context: dict[str, Any] = {
+                    "deal_id": deal_id,
+                    "prospect_id": contact,
+                    "segment": segment,
+                    "position": position,
+                }
                 context = {k: v for k, v in context.items() if v is not None}
                 if self.optimizer.update_on_outcome(template_id, result is Outcome.WON, context, at=at):
                     report.templates.append(template_id)
@@ -120,11 +125,14 @@ class FeedbackPipeline:
             save_optimizer(self.store, self.tenant, self.optimizer)
         return boosted
 
-    def exposures(self, deal_id: str) -> tuple[str | None, list[tuple[str, int | None]]]:
-        """The deal's segment and each template it received with its first sequence position."""
+    def exposures(self, deal_id: str) -> tuple[str | None, list[tuple[str, int | None, str | None]]]:
+        """The deal's segment and each template it received: first sequence position, a contact id.
+
+        The contact is the prospect the A/B test assigned stickily, so the outcome finds its test arm.
+        """
         m = MessageRow.__table__.c
         query = (
-            sa.select(m.template_id, sa.func.min(m.position))
+            sa.select(m.template_id, sa.func.min(m.position), sa.func.min(m.contact_id))
             .where(
                 m.tenant_id == self.tenant.id,
                 m.deal_id == deal_id,
@@ -139,7 +147,7 @@ class FeedbackPipeline:
             rows = s.execute(query).all()
         if deal is None:
             raise UsageError(f"unknown deal {deal_id!r} in tenant {self.tenant.name!r}")
-        return deal.segment, [(str(t), None if p is None else int(p)) for t, p in rows]
+        return deal.segment, [(str(t), None if p is None else int(p), c) for t, p, c in rows]
 
     # -- the cycle ---------------------------------------------------------------------------------
     def cycle_due(self, at: datetime) -> bool:

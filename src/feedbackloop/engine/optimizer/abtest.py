@@ -85,6 +85,7 @@ class ABTest:
     alpha: float = 0.05
     tau: float = 0.1
     segment: str | None = None
+    traffic: float = 1.0
     status: TestStatus = "running"
     ended_at: datetime | None = None
     winner: str | None = None
@@ -106,6 +107,8 @@ class ABTest:
                 setattr(self, name, [0] * k)
         if self.min_sample < 1 or self.max_days <= 0 or not 0 < self.alpha < 1 or self.tau <= 0:
             raise EngineError("min_sample, max_days, alpha and tau must be positive (alpha below 1)")
+        if not 0 < self.traffic <= 1:
+            raise EngineError("traffic must be a share of prospects in (0, 1]")
 
     # -- assignment and recording ------------------------------------------------------------------
     @property
@@ -115,19 +118,46 @@ class ABTest:
     def applies_to(self, context: dict[str, Any]) -> bool:
         return self.running and (self.segment is None or context.get("segment") == self.segment)
 
-    def assign(self, unit_id: str | None, rng: np.random.Generator, eligible: list[str]) -> str | None:
-        """The variant for a prospect or deal (sticky when ``unit_id`` is given), None if none is eligible."""
-        u = sticky_fraction(self.test_id, unit_id) if unit_id else float(rng.random())
-        index = int(np.searchsorted(np.cumsum(self.allocation), u, side="right"))
-        index = min(index, len(self.variants) - 1)
-        if self.variants[index] not in eligible:
+    def _pick(self, u_traffic: float, u_variant: float) -> int | None:
+        if u_traffic >= self.traffic:
             return None
-        self.assignments[index] += 1
+        index = int(np.searchsorted(np.cumsum(self.allocation), u_variant, side="right"))
+        return min(index, len(self.variants) - 1)
+
+    def variant_for(self, unit_id: str) -> str | None:
+        """The variant a prospect or deal is assigned to (None: outside the test's traffic share)."""
+        index = self._pick(
+            sticky_fraction(self.test_id + ":traffic", unit_id), sticky_fraction(self.test_id, unit_id)
+        )
+        return None if index is None else self.variants[index]
+
+    def assign(
+        self, unit_id: str | None, rng: np.random.Generator, eligible: list[str], *, count: bool = True
+    ) -> str | None:
+        """The variant for a prospect or deal (sticky when ``unit_id`` is given, else drawn).
+
+        None when the unit is outside the test's ``traffic`` share or its variant is not eligible.
+        ``count`` adds the assignment to the sample-ratio check: count each unit once (its first touch),
+        since repeated touches of one prospect are not independent draws.
+        """
+        if unit_id:
+            variant = self.variant_for(unit_id)
+            index = None if variant is None else self.variants.index(variant)
+        else:
+            index = self._pick(float(rng.random()) if self.traffic < 1.0 else 0.0, float(rng.random()))
+        if index is None or self.variants[index] not in eligible:
+            return None
+        if count:
+            self.assignments[index] += 1
         return self.variants[index]
 
-    def record(self, template_id: str, won: bool) -> bool:
-        """Count a closed outcome of a deal that received ``template_id``; False if it is no variant."""
-        if not self.running or template_id not in self.variants:
+    def record(self, template_id: str, won: bool, unit_id: str | None) -> bool:
+        """Count the closed outcome of a unit the test assigned ``template_id``; False otherwise.
+
+        Outcomes without a prospect or deal id, or of units served by the bandit (outside the traffic
+        share, or given the template outside the test), are not the test's: counting them would bias it.
+        """
+        if not self.running or not unit_id or self.variant_for(unit_id) != template_id:
             return False
         i = self.variants.index(template_id)
         if won:

@@ -108,6 +108,7 @@ class ContinuousOptimizer:
         self.tests: dict[str, ABTest] = {}
         self.changes: list[dict[str, Any]] = []
         self.ledger = OutcomeLedger(dedupe_days)
+        self._cache: tuple[list[str], list[str], np.ndarray] | None = None
         self.add_templates(ids)
 
     # -- templates and statuses --------------------------------------------------------------------
@@ -120,6 +121,8 @@ class ContinuousOptimizer:
             self._index[t] = len(self.template_ids)
             self.template_ids.append(t)
             self.status[t] = status
+        if new:
+            self._cache = None
         self.cells.grow(len(self.template_ids))
         self.detector.grow(len(self.template_ids))
 
@@ -127,6 +130,7 @@ class ContinuousOptimizer:
         """Record a template's lifecycle status; deprecated templates are never selected."""
         self.add_templates([template_id])
         self.status[template_id] = TemplateStatus(status)
+        self._cache = None
 
     def deprecate(self, template_id: str) -> None:
         self.set_status(template_id, TemplateStatus.DEPRECATED)
@@ -151,22 +155,24 @@ class ContinuousOptimizer:
         """Like :meth:`select_template`, with where the choice came from and why."""
         context = context or {}
         now = _ts(at or self._clock())
-        eligible = self._eligible(context)
+        eligible, bandit_ok, idx = self._eligible(context)
         for test in self.tests.values():
             if test.applies_to(context):
                 unit = unit_of(context)
-                chosen = test.assign(unit, self.rng, eligible)
+                first_touch = context.get("position") in (None, 1)
+                chosen = test.assign(unit, self.rng, eligible, count=first_touch)
                 if chosen is not None:
                     how = f"sticky by {unit!r}" if unit else "random, no prospect_id/deal_id in context"
                     return Selection(chosen, "abtest", f"A/B test {test.test_id} assigned {chosen} ({how})")
-        bandit_ok = [t for t in eligible if self.status[t] in _SERVED]
         if not bandit_ok:
             raise EngineError("no selectable template: every candidate is deprecated or under test")
-        idx = np.fromiter((self._index[t] for t in bandit_ok), dtype=np.intp, count=len(bandit_ok))
-        alpha, beta = self.cells.posterior(cell_keys(context), now, self._strengths())
+        keys = cell_keys(context)
+        alpha, beta = self.cells.posterior(keys, now, self._strengths())
         draws = self.rng.beta(alpha[idx], beta[idx])
-        boosted = [i for i, t in enumerate(bandit_ok) if self.boost_until.get(t, -1.0) > now]
-        if boosted:
+        boosted: list[int] = []
+        if self.boost_until:  # few entries: look them up rather than scanning every template
+            position = {t: k for k, t in enumerate(bandit_ok)}
+            boosted = [position[t] for t, until in self.boost_until.items() if until > now and t in position]
             draws[boosted] *= 1.0 + self.options["boost"]
         best = int(np.argmax(draws))
         chosen = bandit_ok[best]
@@ -174,17 +180,28 @@ class ContinuousOptimizer:
         mean = alpha[i] / (alpha[i] + beta[i])
         why = (
             f"Thompson draw {draws[best]:.3f} highest of {len(bandit_ok)} "
-            f"(posterior mean {mean:.3f}, {alpha[i] + beta[i]:.0f} pseudo-deals in {cell_keys(context)[-1]})"
+            f"(posterior mean {mean:.3f}, {alpha[i] + beta[i]:.0f} pseudo-deals in {keys[-1]})"
         )
         if best in boosted:
             why += "; boosted by a recent positive reply"
         return Selection(chosen, "bandit", why)
 
-    def _eligible(self, context: dict[str, Any]) -> list[str]:
-        """Templates this context may receive, in a stable order (sets would make draws hash-dependent)."""
+    def _eligible(self, context: dict[str, Any]) -> tuple[list[str], list[str], np.ndarray]:
+        """Templates this context may receive, those the bandit may serve, and their indices.
+
+        In a stable order (a set would make the draws depend on the interpreter's hash seed); cached
+        until a status or template changes, since selection is on the hot path.
+        """
         candidates = context.get("candidates")
+        if candidates is None and self._cache is not None:
+            return self._cache
         pool = self.template_ids if candidates is None else [t for t in candidates if t in self._index]
-        return [t for t in dict.fromkeys(pool) if self.status[t] is not TemplateStatus.DEPRECATED]
+        eligible = [t for t in dict.fromkeys(pool) if self.status[t] is not TemplateStatus.DEPRECATED]
+        served = [t for t in eligible if self.status[t] in _SERVED]
+        idx = np.fromiter((self._index[t] for t in served), dtype=np.intp, count=len(served))
+        if candidates is None:
+            self._cache = (eligible, served, idx)
+        return eligible, served, idx
 
     def _strengths(self) -> tuple[float, float, float]:
         o = self.options
@@ -210,7 +227,7 @@ class ContinuousOptimizer:
         self.cells.add(cell_keys(context), i, won, now)
         for test in self.tests.values():
             if test.applies_to(context):
-                test.record(template_id, won)
+                test.record(template_id, won, unit_of(context))
         if self.options["change_threshold"] and evidence >= self.options["change_min_evidence"]:
             alarm = self.detector.observe(i, won, reference)
             if alarm is not None:
@@ -239,7 +256,9 @@ class ContinuousOptimizer:
         if not meeting_intent or sentiment < self.options["boost_min_sentiment"]:
             return False
         self.add_templates([template_id])
-        until = _ts(at or self._clock()) + self.options["boost_hours"] * 3600.0
+        now = _ts(at or self._clock())
+        self.boost_until = {t: u for t, u in self.boost_until.items() if u > now}  # drop expired boosts
+        until = now + self.options["boost_hours"] * 3600.0
         self.boost_until[template_id] = max(until, self.boost_until.get(template_id, 0.0))
         return True
 
@@ -290,7 +309,7 @@ class ContinuousOptimizer:
             raise EngineError(f"unsupported optimizer state version {state.get('version')!r}")
         opt = cls([t["id"] for t in state["templates"]], seed=0, clock=clock, **state["options"])
         for t in state["templates"]:
-            opt.status[t["id"]] = TemplateStatus(t["status"])
+            opt.set_status(t["id"], t["status"])
         opt.cells.load_state(state["cells"])
         opt.detector.load_state(state["detector"])
         opt.boost_until = {k: float(v) for k, v in state["boost_until"].items()}

@@ -159,6 +159,9 @@ def msprt_power(
 class ClosedLoopResult:
     loop_win_rate: float
     static_win_rate: float
+    tests_started: int
+    promoted: int
+    deprecated: int
 
     @property
     def uplift(self) -> float:
@@ -168,31 +171,42 @@ class ClosedLoopResult:
 def closed_loop_run(
     seed: int, *, weeks: int = 26, per_day: int = 60, delay: int = 21, options: dict[str, Any] | None = None
 ) -> ClosedLoopResult:
-    """Outreach over ``weeks`` in three segments with segment-specific rates and drift.
+    """The whole loop over ``weeks`` against a static bot that keeps its four initial templates.
 
-    12 templates; the static bot keeps the four it started with (uniformly); the loop selects with the
-    optimizer among all twelve and learns from outcomes ``delay`` days late. One of the initial templates
-    decays by half over the period and one newer template improves, so the world moves under both.
-    Both face identical prospects (same segment draws and same uniform numbers for the outcome).
+    World: three segments; 12 templates with segment-specific win rates drawn from U(8%, 28%); the four
+    initial templates are all either bot starts with; the other eight only exist once the loop's variant
+    hook "writes" them (one per weekly optimization cycle, tested against the top performer on half of the
+    traffic). Initial template 0 loses half its win rate over the period (drift). Outcomes are known
+    ``delay`` days after the email. Both bots meet identical prospects: same segments, same uniform draw
+    deciding each outcome (common random numbers), so the difference is the templates chosen.
+    The loop: the optimizer selects, outcomes update it, tests are concluded as outcomes arrive, and the
+    weekly cycle promotes, deprecates (with :func:`default_decide`) and starts a variant test.
     """
+    from feedbackloop.engine.optimizer.cycle import conclude_tests, run_optimization_cycle
+
     rng = np.random.default_rng(seed)
     segments = ["smb", "mid_market", "enterprise"]
     base = rng.uniform(0.08, 0.28, size=(12, 3))  # template × segment
-    initial = [0, 1, 2, 3]
-    ids = [f"t{i}" for i in range(12)]
-    opt = ContinuousOptimizer(ids, seed=seed, **(options or {}))
+    initial, reserve = [0, 1, 2, 3], [f"t{i}" for i in range(4, 12)]
+    opt = ContinuousOptimizer([f"t{i}" for i in initial], seed=seed, **(options or {}))
+
+    def hook(template_id: str, at: datetime) -> str | None:  # noqa: ARG001
+        return reserve.pop(0) if reserve and not opt.running_tests() else None
+
     pending: dict[int, list[tuple[str, bool, dict[str, Any]]]] = {}
     won = {"loop": 0, "static": 0}
-    total = 0
+    started = 0
     days = weeks * 7
     for day in range(days):
         at = START + timedelta(days=day)
         for tid, w, ctx in pending.pop(day, []):
             opt.update_on_outcome(tid, w, ctx, at=at)
-        progress = day / days
+        conclude_tests(opt, at)
+        if day % 7 == 6:
+            report = run_optimization_cycle(opt, at, variant_hook=hook, test_options={"traffic": 0.5})
+            started += len(report.tests_started)
         rates = base.copy()
-        rates[0] *= 1.0 - 0.5 * progress
-        rates[11] = np.minimum(rates[11] * (1.0 + progress), 0.45)
+        rates[0] *= 1.0 - 0.5 * day / days
         seg = rng.integers(0, 3, size=per_day)
         u = rng.random(per_day)
         static_pick = rng.choice(initial, size=per_day)
@@ -203,5 +217,12 @@ def closed_loop_run(
             won["loop"] += loop_win
             won["static"] += bool(u[k] < rates[static_pick[k], seg[k]])
             pending.setdefault(day + delay, []).append((tid, loop_win, ctx))
-        total += per_day
-    return ClosedLoopResult(won["loop"] / total, won["static"] / total)
+    total = days * per_day
+    statuses = [s.value for s in opt.status.values()]
+    return ClosedLoopResult(
+        won["loop"] / total,
+        won["static"] / total,
+        started,
+        statuses.count("promoted"),
+        statuses.count("deprecated"),
+    )

@@ -80,7 +80,8 @@ def test_segment_posterior_shrinks_toward_the_templates_global_rate() -> None:
     # Independent computation of the documented model.
     wins, n = 62 + 40, 202 + 200
     pool = (wins + 1) / (n + 2)
-    g_alpha, g_beta = 2 * pool + 62, 2 * (1 - pool) + 140
+    k = opt.options["prior_strength"]
+    g_alpha, g_beta = k * pool + 62, k * (1 - pool) + 140
     g_mean = g_alpha / (g_alpha + g_beta)
     strength = min(10.0, g_alpha + g_beta)
     expected = (strength * g_mean + 2) / (strength + 2)
@@ -110,7 +111,8 @@ def test_discounting_halves_evidence_every_half_life() -> None:
     assert counts[1].tolist() == pytest.approx([1.0, 0.0])
     # Selection sees the decay up to the moment of selection, without changing the state.
     later = next(r for r in opt.summary(None, at=T0 + timedelta(days=20)) if r["template_id"] == "a")
-    assert later["pseudo_deals"] == pytest.approx(2.0 + 4.0 * 0.5)  # 2 prior pseudo-deals + 4 decayed by half
+    prior = opt.options["prior_strength"]
+    assert later["pseudo_deals"] == pytest.approx(prior + 4.0 * 0.5)  # 4 outcomes decayed by half
     assert counts[0].tolist() == pytest.approx([2.0, 2.0])
 
 

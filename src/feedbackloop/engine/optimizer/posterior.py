@@ -43,8 +43,9 @@ def unit_of(context: dict[str, Any]) -> str | None:
 class Cells:
     """Discounted (wins, losses) per template in every context cell seen so far."""
 
-    def __init__(self, half_life: float | None) -> None:
+    def __init__(self, half_life: float | None, prior_mean: float | None = None) -> None:
         self.half_life = half_life  # seconds, or None for no discounting
+        self.prior_mean = prior_mean  # the global prior's centre; None: the pooled rate of all templates
         self.n = 0
         self.counts: dict[str, Array] = {GLOBAL: np.zeros((0, 2))}
         self.times: dict[str, float] = {GLOBAL: float("-inf")}
@@ -88,7 +89,7 @@ class Cells:
     def global_mean(self, index: int, prior_strength: float) -> tuple[float, float]:
         """A template's global posterior mean and its (discounted) number of outcomes."""
         g = self.counts[GLOBAL]
-        pool = (g[:, 0].sum() + 1.0) / (g.sum() + 2.0)
+        pool = self._centre(g)
         w, lo = g[index]
         return float((prior_strength * pool + w) / (prior_strength + w + lo)), float(w + lo)
 
@@ -96,7 +97,7 @@ class Cells:
         """Beta parameters of every template in the most specific of ``keys``."""
         g = self.decayed(GLOBAL, now)
         assert g is not None
-        pool = (g[:, 0].sum() + 1.0) / (g.sum() + 2.0)
+        pool = self._centre(g)
         alpha = strengths[0] * pool + g[:, 0]
         beta = strengths[0] * (1.0 - pool) + g[:, 1]
         for level, key in enumerate(keys[1:], start=1):
@@ -108,6 +109,11 @@ class Cells:
             if c is not None:
                 alpha, beta = alpha + c[:, 0], beta + c[:, 1]
         return alpha, beta
+
+    def _centre(self, g: Array) -> float:
+        if self.prior_mean is not None:
+            return self.prior_mean
+        return float((g[:, 0].sum() + 1.0) / (g.sum() + 2.0))
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -47,6 +47,14 @@ def _gradual(day: int) -> np.ndarray:
     return rates
 
 
+def _rising(day: int) -> np.ndarray:
+    """The worst template (8%) becomes the best (40%) on day 100, while it is hardly ever played."""
+    rates = np.linspace(0.08, 0.30, 10)
+    if day >= 100:
+        rates[0] = 0.40
+    return rates
+
+
 def regret(seeds: int) -> None:
     print(
         f"\n### Regret: {DAYS} days x {PER_DAY} selections/day, outcomes {DELAY} days late, "
@@ -57,6 +65,7 @@ def regret(seeds: int) -> None:
         "fixed rates": drift_rates(),
         "best drops 60% on day 100": drift_rates(drift_day=100),
         "best declines 60% over days 60-140": _gradual,
+        "worst rises to 40% on day 100": _rising,
     }
     print("| scenario | MABWiser TS regret | ours regret | ratio (95% CI) |")
     print("|---|---|---|---|")
@@ -82,10 +91,15 @@ def defaults(seeds: int) -> None:
         "plain (no discounting, no change detection)": {"half_life_days": None, "change_threshold": None},
         "discounting only, half-life 30 days": {"half_life_days": 30, "change_threshold": None},
         "discounting only, half-life 90 days": {"half_life_days": 90, "change_threshold": None},
-        "change detection only": {"half_life_days": None},
-        "default: change detection + half-life 365 days": {},
+        "change detection + half-life 365 days": {"half_life_days": 365},
+        "default: change detection only": {},
     }
-    scenarios = {"fixed": drift_rates(), "drop day 100": drift_rates(drift_day=100), "gradual": _gradual}
+    scenarios = {
+        "fixed": drift_rates(),
+        "drop day 100": drift_rates(drift_day=100),
+        "gradual": _gradual,
+        "rising": _rising,
+    }
     print("| optimizer | " + " | ".join(scenarios) + " |")
     print("|---|" + "---|" * len(scenarios))
     for name, options in variants.items():

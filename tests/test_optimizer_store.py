@@ -131,9 +131,8 @@ def test_process_outcome_counts_each_deal_template_once(store: Store) -> None:
     report = pipeline.process_outcome("LATE", "won", at=T0 + timedelta(days=100))
     assert report.learned
     assert report.templates == ["T1", "T3"]
-    decay = 0.5 ** (10 / 365)  # the 365-day half-life over the 10 days since the last outcome
-    assert counts(pipeline, "T1")[0] == pytest.approx(before_t1[0] * decay + 1, rel=1e-6)
-    assert counts(pipeline, "T3")[0] == pytest.approx(before_t3[0] * decay + 1, rel=1e-6)
+    assert counts(pipeline, "T1") == [before_t1[0] + 1, before_t1[1]]  # no discounting by default
+    assert counts(pipeline, "T3") == [before_t3[0] + 1, before_t3[1]]
     assert "s=smb|p=3" not in pipeline.optimizer.cells.counts  # T1's first position on the deal is 1
     assert not pipeline.process_outcome("LATE", "won", at=T0 + timedelta(days=101)).learned
     # What was learned was saved.

@@ -8,9 +8,9 @@ global evidence), so thin segments borrow strength from the template's overall r
 shrinks the same way toward its segment. Selection draws once from each eligible template's posterior in
 the most specific cell of the context and takes the largest draw.
 
-Drift. Pseudo-counts decay with a half-life (``half_life_days``) measured on the outcome clock, and a
-two-sided CUSUM per template (``change_threshold``) replaces a template's history by the outcomes since
-the change when its win rate jumps. Delayed feedback needs nothing special: updates simply arrive later.
+Drift. A two-sided CUSUM per template (``change_threshold``) replaces a template's history by the
+outcomes since the change when its win rate jumps; optionally pseudo-counts also decay with a half-life
+(``half_life_days``) measured on the outcome clock. Delayed feedback needs nothing special: updates simply arrive later.
 
 Around it: deprecated templates are never chosen; templates in ``testing`` status are served only through
 their A/B test; an active test assigns its variants stickily by ``prospect_id`` or ``deal_id``; a strongly
@@ -60,9 +60,10 @@ class ContinuousOptimizer:
     Defaults were chosen by simulation (``benchmarks/bench_optimizer.py``, README "Optimizer"): with
     outcomes two weeks late, discounting alone barely helps under drift (the delay dominates) and costs
     regret at fixed rates (a 30-day half-life +75%), while change detection recovers within about a day
-    of the late outcomes showing a drop and almost never fires at fixed rates. So change detection is on,
-    discounting is slow (365 days: it only keeps unplayed templates from looking certain forever), and
-    the global prior is one pseudo-deal at the pooled rate (2 gave heavier-tailed regret).
+    of the late outcomes showing a drop and almost never fires at fixed rates. A 365-day half-life did
+    not help in any scenario tried (not even a neglected template that improves), so change detection is
+    on and discounting is off by default (``half_life_days`` turns it on); the global prior is one
+    pseudo-deal at the pooled rate (2 gave heavier-tailed regret).
     """
 
     def __init__(
@@ -70,7 +71,7 @@ class ContinuousOptimizer:
         template_ids: Iterable[str],
         seed: int | None = 0,
         *,
-        half_life_days: float | None = 365.0,
+        half_life_days: float | None = None,
         change_threshold: float | None = 10.0,
         change_shift: float = 0.5,
         change_min_evidence: float = 50.0,

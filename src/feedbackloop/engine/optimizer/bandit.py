@@ -10,7 +10,8 @@ the most specific cell of the context and takes the largest draw.
 
 Drift. A two-sided CUSUM per template (``change_threshold``) replaces a template's history by the
 outcomes since the change when its win rate jumps; optionally pseudo-counts also decay with a half-life
-(``half_life_days``) measured on the outcome clock. Delayed feedback needs nothing special: updates simply arrive later.
+(``half_life_days``) measured on the outcome clock. Delayed feedback needs nothing special: updates
+simply arrive later.
 
 Around it: deprecated templates are never chosen; templates in ``testing`` status are served only through
 their A/B test; an active test assigns its variants stickily by ``prospect_id`` or ``deal_id``; a strongly

@@ -45,3 +45,10 @@ def test_db_upgrade_and_tenants_list_json() -> None:
     assert "up to date" in run("db", "upgrade").stdout
     listing = run("tenants", "list", "--format", "json")
     assert json.loads(listing.stdout) == []
+
+
+def test_sync_needs_a_crm_tenant() -> None:
+    assert run("tenants", "list").returncode == 0
+    no_tenant = run("sync")
+    assert no_tenant.returncode == 2
+    assert "no tenants yet" in no_tenant.stderr

@@ -109,3 +109,16 @@ def test_credentials_are_encrypted_at_rest(store: Store, settings: Settings) -> 
     other = secret_box(settings.model_copy(update={"secret_key": None, "home": settings.home / "elsewhere"}))
     with pytest.raises(CredentialError, match="cannot be decrypted"):
         store.get_credential(t, "access_token", other)
+
+
+def test_upsert_updates_only_the_columns_given(store: Store) -> None:
+    t = store.resolve_tenant(None)
+    store.upsert(
+        TemplateRow, t, [{"template_id": "T1", "name": "Old", "status": "deprecated", "pinned": True}]
+    )
+    store.upsert(TemplateRow, t, [{"template_id": "T1", "name": "New"}, {"template_id": "T2", "name": "Two"}])
+    frame = store.templates_frame(t).set_index("template_id")
+    assert frame.loc["T1", "name"] == "New"
+    assert frame.loc["T1", "status"] == "deprecated"
+    assert bool(frame.loc["T1", "pinned"]) is True
+    assert frame.loc["T2", "status"] == "active"

@@ -144,6 +144,30 @@ class Store:
         with self.db.engine.begin() as conn:
             return upsert_rows(conn, table, ({"tenant_id": tenant.id, **r} for r in rows), keys=keys)
 
+    def apply(
+        self,
+        tenant: TenantRef,
+        upserts: list[tuple[type[Any], list[dict[str, Any]]]],
+        *,
+        state: tuple[type[SyncStateRow] | type[OptimizerStateRow], str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Several upserts and (optionally) a state write in ONE transaction: all land or none."""
+        with self.db.engine.begin() as conn:
+            for model, rows in upserts:
+                if rows:
+                    table = model.__table__
+                    keys = [c.name for c in table.primary_key.columns]
+                    upsert_rows(conn, table, ({"tenant_id": tenant.id, **r} for r in rows), keys=keys)
+            if state is not None:
+                model, key, value = state
+                key_column = "stream" if model is SyncStateRow else "name"
+                upsert_rows(
+                    conn,
+                    model.__table__,  # type: ignore[arg-type]
+                    [{"tenant_id": tenant.id, key_column: key, "state": value, "updated_at": utcnow()}],
+                    keys=["tenant_id", key_column],
+                )
+
     def count(self, model: type[Any], tenant: TenantRef) -> int:
         with self.db.session() as s:
             return int(
@@ -247,14 +271,7 @@ class Store:
         key: str,
         state: dict[str, Any],
     ) -> None:
-        key_column = "stream" if model is SyncStateRow else "name"
-        with self.db.engine.begin() as conn:
-            upsert_rows(
-                conn,
-                model.__table__,  # type: ignore[arg-type]
-                [{"tenant_id": tenant.id, key_column: key, "state": state, "updated_at": utcnow()}],
-                keys=["tenant_id", key_column],
-            )
+        self.apply(tenant, [], state=(model, key, state))
 
     # -- credentials -----------------------------------------------------------------------------
     def put_credential(

@@ -24,17 +24,26 @@ def upsert_rows(
     keys: Sequence[str],
     chunk: int = _CHUNK,
 ) -> int:
-    """Insert ``rows`` into ``table``, updating every non-key column on a key conflict."""
+    """Insert ``rows`` into ``table``; on a key conflict update the columns the rows carry.
+
+    Columns a row does not carry keep their stored value (a synced template never resets the status a
+    human set), and take the table default on insert. All rows must carry the same columns.
+    """
     dialect = conn.dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    columns = [c.name for c in table.columns if c.name not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}
-    )
     count = 0
+    stmt: Any = None
     batch: list[dict[str, Any]] = []
     for row in rows:
+        if stmt is None:
+            stmt = insert(table)
+            update = [name for name in row if name not in keys]
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
         batch.append(row)
         if len(batch) >= chunk:
             conn.execute(stmt, batch)

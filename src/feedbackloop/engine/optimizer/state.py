@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from feedbackloop.domain import Outcome, TemplateStatus
+from feedbackloop.domain import TemplateStatus
+from feedbackloop.engine.exposure import UNKNOWN_SEGMENT, build_exposures
 from feedbackloop.engine.optimizer.abtest import ABTest
 from feedbackloop.engine.optimizer.bandit import ContinuousOptimizer
+from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import UsageError
 from feedbackloop.store import Store, TenantRef
 from feedbackloop.store.models import OptimizerStateRow
@@ -81,17 +83,17 @@ def load_optimizer(store: Store, tenant: TenantRef) -> ContinuousOptimizer | Non
 
 
 def exposures_frame(deals: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
-    """One row per closed (won/lost) deal × template received: won, segment, first position, closed_at."""
+    """One row per closed deal × template received, in close order: the engine's own exposures
+    (:func:`feedbackloop.engine.exposure.build_exposures`), so the optimizer learns from the same units
+    and outcome mapping as the analysis. Columns: deal_id, template_id, won, segment, position, closed_at.
+    """
     columns = ["deal_id", "template_id", "won", "segment", "position", "closed_at"]
     if deals.empty or messages.empty:
         return pd.DataFrame(columns=columns)
-    closed = deals[deals["outcome"].isin([Outcome.WON.value, Outcome.LOST.value])]
-    sent = messages.dropna(subset=["template_id"])
-    sent = sent[sent["template_id"] != ""]
-    per_template = sent.groupby(["deal_id", "template_id"], as_index=False)["position"].min()
-    merged = per_template.merge(closed[["deal_id", "outcome", "segment", "closed_at"]], on="deal_id")
-    merged["won"] = merged["outcome"] == Outcome.WON.value
-    ordered: pd.DataFrame = merged.sort_values(["closed_at", "deal_id", "template_id"], na_position="first")
+    exposures = build_exposures(deals, messages, EngineSettings())
+    out = exposures.rename(columns={"first_position": "position"})
+    out["segment"] = out["segment"].where(out["segment"] != UNKNOWN_SEGMENT, None)
+    ordered: pd.DataFrame = out.sort_values(["closed_at", "deal_id", "template_id"], na_position="first")
     return ordered[columns]
 
 

@@ -1,0 +1,3 @@
+"""Emulated HubSpot and Salesforce APIs on loopback, seeded from a synthetic sales world with known truth."""
+
+from __future__ import annotations

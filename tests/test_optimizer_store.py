@@ -123,8 +123,23 @@ def test_process_outcome_counts_each_deal_template_once(store: Store) -> None:
         MessageRow,
         tenant,
         [
-            {"message_id": f"L{k}", "deal_id": "LATE", "template_id": t, "position": p, "sent_at": T0}
-            for k, (t, p) in enumerate([("T1", 1), ("T1", 3), ("T3", 2)])
+            {
+                "message_id": f"L{k}",
+                "deal_id": "LATE",
+                "template_id": t,
+                "position": p,
+                "sent_at": sent,
+                "direction": direction,
+            }
+            for k, (t, p, sent, direction) in enumerate(
+                [
+                    ("T1", 1, T0, "outbound"),
+                    ("T1", 3, T0, "outbound"),
+                    ("T3", 2, T0, "outbound"),
+                    ("T2", 2, T0, "inbound"),  # a reply is no exposure
+                    ("T4", 4, T0 + timedelta(days=101), "outbound"),  # nor is an email sent after the close
+                ]
+            )
         ],
     )
     before_t1, before_t3 = counts(pipeline, "T1"), counts(pipeline, "T3")

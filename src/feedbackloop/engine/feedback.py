@@ -128,25 +128,30 @@ class FeedbackPipeline:
     def exposures(self, deal_id: str) -> tuple[str | None, list[tuple[str, int | None, str | None]]]:
         """The deal's segment and each template it received: first sequence position, a contact id.
 
-        The contact is the prospect the A/B test assigned stickily, so the outcome finds its test arm.
+        The same messages as the engine's exposures: outbound, templated, not sent after the close. The
+        contact is the prospect an A/B test assigned stickily, so the outcome finds its test arm.
         """
         m = MessageRow.__table__.c
-        query = (
-            sa.select(m.template_id, sa.func.min(m.position), sa.func.min(m.contact_id))
-            .where(
+        with self.store.db.session() as s:
+            deal = s.get(DealRow, (self.tenant.id, deal_id))
+            if deal is None:
+                raise UsageError(f"unknown deal {deal_id!r} in tenant {self.tenant.name!r}")
+            conditions = [
                 m.tenant_id == self.tenant.id,
                 m.deal_id == deal_id,
                 m.template_id.is_not(None),
                 m.template_id != "",
+                sa.or_(m.direction.is_(None), m.direction == "outbound"),
+            ]
+            if deal.closed_at is not None:
+                conditions.append(m.sent_at <= deal.closed_at)
+            query = (
+                sa.select(m.template_id, sa.func.min(m.position), sa.func.min(m.contact_id))
+                .where(*conditions)
+                .group_by(m.template_id)
+                .order_by(m.template_id)
             )
-            .group_by(m.template_id)
-            .order_by(m.template_id)
-        )
-        with self.store.db.session() as s:
-            deal = s.get(DealRow, (self.tenant.id, deal_id))
             rows = s.execute(query).all()
-        if deal is None:
-            raise UsageError(f"unknown deal {deal_id!r} in tenant {self.tenant.name!r}")
         return deal.segment, [(str(t), None if p is None else int(p), c) for t, p, c in rows]
 
     # -- the cycle ---------------------------------------------------------------------------------

@@ -63,6 +63,13 @@ def load_test(store: Store, tenant: TenantRef, test_id: str) -> ABTest:
     return ABTest.from_state(state)
 
 
+def _attach_running_tests(store: Store, tenant: TenantRef, optimizer: ContinuousOptimizer) -> None:
+    """Serve the tenant's running tests (ended ones stay in their rows, out of the hot path)."""
+    for test in load_tests(store, tenant):
+        if test.running:
+            optimizer.tests[test.test_id] = test
+
+
 def save_optimizer(store: Store, tenant: TenantRef, optimizer: ContinuousOptimizer) -> None:
     """Save the bandit and every test it serves (tests separately, so the CLI can list them)."""
     state = optimizer.to_state()
@@ -78,8 +85,7 @@ def load_optimizer(store: Store, tenant: TenantRef) -> ContinuousOptimizer | Non
     if not state:
         return None
     optimizer = ContinuousOptimizer.from_state(state)
-    for test in load_tests(store, tenant):
-        optimizer.tests[test.test_id] = test
+    _attach_running_tests(store, tenant, optimizer)
     return optimizer
 
 
@@ -129,8 +135,7 @@ def build_optimizer(store: Store, tenant: TenantRef, *, seed: int = 0, **options
         seed=seed,
         **options,
     )
-    for test in load_tests(store, tenant):
-        optimizer.tests[test.test_id] = test
+    _attach_running_tests(store, tenant, optimizer)
     return optimizer
 
 

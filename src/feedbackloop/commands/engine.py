@@ -9,6 +9,7 @@ changing a template's status.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -33,6 +34,9 @@ AsOfOption = typer.Option(
 )
 FormatOption = typer.Option(OutputFormat.TABLE, "--format", "-f", help="Output format.")
 SeedOption = typer.Option(0, "--seed", help="Seed of the random generator (Monte Carlo summaries).")
+HtmlOption = typer.Option(
+    None, "--html", help="Also write the dashboard as one self-contained HTML file.", dir_okay=False
+)
 
 
 def parse_as_of(value: str | None) -> datetime:
@@ -89,14 +93,20 @@ def report(
     as_of: str | None = AsOfOption,
     fmt: OutputFormat = FormatOption,
     seed: int = SeedOption,
+    html: Path | None = HtmlOption,
 ) -> None:
     """Print the performance report: overall trend, top and under-performers, insights, recommendations.
 
     Computed fresh (nothing is recorded). Example: feedbackloop report --format table
+    Example: feedbackloop report --html dashboard.html (the charts, offline, in one file)
     """
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=True)
     data = compute_analysis(app_state.store, ref, parse_as_of(as_of), seed).to_dict()
+    if html is not None:
+        from feedbackloop.dashboard import build_dashboard, render_dashboard, write_dashboard
+
+        write_dashboard(html, render_dashboard(build_dashboard(app_state.store, ref, data)))
     out = {k: data[k] for k in ("schema_version", "as_of", "data_status", "report", "alerts")}
     emit(out, fmt, lambda d: render_report(d, console))
 

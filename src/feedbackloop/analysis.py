@@ -16,7 +16,7 @@ import numpy as np
 from feedbackloop.engine.pipeline import run_analysis
 from feedbackloop.engine.result import AnalysisResult, PreviousState
 from feedbackloop.engine.settings import EngineSettings
-from feedbackloop.errors import UsageError
+from feedbackloop.errors import FeedbackloopError, UsageError
 from feedbackloop.store import Store, TenantRef, utcnow
 from feedbackloop.store.runs import latest_run_result, record_run
 
@@ -68,11 +68,29 @@ def record_analysis(store: Store, tenant: TenantRef, data: dict[str, Any], start
 
 
 def analyze_tenant(
-    store: Store, tenant: TenantRef, as_of: datetime, *, seed: int = 0, dry_run: bool = False
+    store: Store,
+    tenant: TenantRef,
+    as_of: datetime,
+    *,
+    seed: int = 0,
+    dry_run: bool = False,
+    deliver: bool = True,
 ) -> dict[str, Any]:
-    """Analyze and (unless ``dry_run``) record; returns the analyze JSON (with ``run_id`` when recorded)."""
+    """Analyze and (unless ``dry_run``) record; returns the analyze JSON (with ``run_id`` when recorded).
+
+    With ``deliver`` (and not ``dry_run``) the run's new alerts go to the tenant's configured channels
+    (:mod:`feedbackloop.notify`; nothing when none is configured), once per channel, key and period. A
+    failed delivery is logged and retried by the next runs within a week; it never fails the analysis.
+    """
     started_at = utcnow()
     data = compute_analysis(store, tenant, as_of, seed).to_dict()
     if not dry_run:
         data["run_id"] = record_analysis(store, tenant, data, started_at)
+        if deliver and tenant.settings.get("alerts"):
+            from feedbackloop.notify import deliver_alerts, pending_alerts
+
+            try:
+                deliver_alerts(store, tenant, pending_alerts(store, tenant))
+            except FeedbackloopError as exc:  # e.g. a broken alerts setting: `feedbackloop doctor` says so
+                log.warning("alerts of tenant %s not delivered: %s", tenant.name, exc)
     return data

@@ -19,6 +19,7 @@ from feedbackloop.dashboard.svg import (
     forest_plot,
     heatmap,
     line_chart,
+    nice_max,
     pct,
 )
 
@@ -106,9 +107,9 @@ def _declining(d: dict[str, Any]) -> str:
         ):
             value = r.get(key) or 0.0
             text = f"{pct(value)} of {r.get(n) or 0}" + (f", q={q}" if key == "recent_win_rate" else "")
-            bars.append(Bar(f"{r['template_id']}", value, text, colour, group=f"{r['template_id']}:{label}"))
+            bars.append(Bar(label, value, text, colour, group=str(r["template_id"])))
     legend = _legend({"60–90 days ago": OKABE_ITO["sky_blue"], "last 30 days": OKABE_ITO["vermillion"]})
-    return legend + bar_chart(bars, x_label="Win rate", x_max=max(0.05, *(b.value for b in bars)) * 1.1,
+    return legend + bar_chart(bars, x_label="Win rate", x_max=nice_max([b.value * 1.15 for b in bars]),
                               percent_axis=True)  # fmt: skip
 
 
@@ -208,7 +209,7 @@ def render_dashboard(d: dict[str, Any]) -> str:
     title = f"feedbackloop · {d['tenant']}"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{escape(title)}</h1><p>As of {escape(d['as_of'][:16].replace('T', ' '))} UTC · data: "
         f"{escape(str(d['data_status']))}</p>{_kpis(d)}</header><main>{''.join(sections)}</main>"

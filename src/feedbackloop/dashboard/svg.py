@@ -22,6 +22,7 @@ __all__ = [
     "heat_colour",
     "heatmap",
     "line_chart",
+    "nice_max",
     "pct",
 ]
 
@@ -80,7 +81,7 @@ def _x_axis(x0: float, x1: float, y: float, lo: float, hi: float, label: str, ti
     return out
 
 
-def _nice_max(values: Sequence[float], floor: float = 0.05) -> float:
+def nice_max(values: Sequence[float], floor: float = 0.05) -> float:
     top = max([floor, *values])
     step = 0.05 if top <= 0.5 else 0.1
     return min(1.0, step * (int(top / step) + 1))
@@ -97,7 +98,7 @@ def line_chart(
 ) -> str:
     """Points joined by a line over ordered labels (e.g. months), with a dashed baseline."""
     w, h, left, right, top, bottom = 640, 300, 60, 20, 20, 60
-    ymax = _nice_max([*values, baseline or 0.0])
+    ymax = nice_max([*values, baseline or 0.0])
     n = len(values)
 
     def px(i: int) -> float:
@@ -157,7 +158,7 @@ def forest_plot(rows: Sequence[ForestRow], baseline: float | None, *, x_label: s
     left, right, top, row_h = 110, 24, 10, 18
     w = 640
     h = top + row_h * len(rows) + 56
-    xmax = _nice_max([r.high for r in rows] + [baseline or 0.0])
+    xmax = nice_max([r.high for r in rows] + [baseline or 0.0])
 
     def px(v: float) -> float:
         return left + (w - left - right) * v / xmax
@@ -219,13 +220,15 @@ def bar_chart(
     prev_group = None
     for i, b in enumerate(bars):
         y = top + row_h * i
-        label = b.label if b.group != prev_group or not b.group else ""
+        # grouped bars (e.g. two periods of one template) name their group once
+        label = (b.group or b.label) if b.group != prev_group or not b.group else ""
         prev_group = b.group
         body.append(_text(left - 6, y + row_h * 0.65, label, anchor="end", size=10))
         body.append(
-            f'<rect class="mark" data-label="{_t(b.group + " " + b.label if b.group else b.label)}" '
+            f'<rect class="mark" data-label="{_t(b.group + " · " + b.label if b.group else b.label)}" '
             f'data-value="{b.value:.4f}" x="{left}" y="{y + 3:.1f}" width="{max(px(b.value) - left, 1):.1f}" '
-            f'height="{row_h - 6}" fill="{b.colour}"><title>{_t(b.label)}: {_t(b.text)}</title></rect>'
+            f'height="{row_h - 6}" fill="{b.colour}"><title>{_t(b.group + " · " if b.group else "")}'
+            f"{_t(b.label)}: {_t(b.text)}</title></rect>"
         )
         body.append(_text(px(b.value) + 4, y + row_h * 0.65, b.text, size=10))
     axis_y = top + row_h * len(bars) + 4

@@ -44,7 +44,8 @@ def _page(status: int, title: str, text: str) -> Response:
 
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-        f'content="width=device-width,initial-scale=1"><title>{escape(title)}</title></head>'
+        f'content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title></head>"
         f'<body style="font-family:system-ui,sans-serif;padding:20px"><h1>{escape(title)}</h1>'
         f'<p class="placeholder">{escape(text)}</p></body></html>'
     )

@@ -220,7 +220,8 @@ def test_messages_get_positions_engagement_and_reply_features() -> None:
     assert (by_id["1"].position, by_id["2"].position, by_id["3"].position) == (1, 4, None)
     assert (by_id["1"].opened, by_id["1"].clicked, by_id["1"].replied) == (True, False, False)
     assert (by_id["2"].opened, by_id["2"].clicked, by_id["2"].replied) == (False, True, True)
-    assert by_id["2"].response_sentiment is not None and by_id["2"].response_sentiment < 0
+    assert by_id["2"].response_sentiment is not None
+    assert by_id["2"].response_sentiment < 0
     assert all(m.contact_id == "C" and m.deal_id == "D" for m in messages)
     assert skipped == [SkippedRecord("message", "4", "email not sent (BOUNCED)")]
 
@@ -240,7 +241,7 @@ def test_without_reply_counts_replies_come_from_the_thread() -> None:
 
 def test_email_without_timestamp_is_skipped() -> None:
     messages, skipped = messages_for_deal(
-        "D", None, [EmailRecord("x", {"hs_email_direction": "EMAIL"})], dict().get, ALL
+        "D", None, [EmailRecord("x", {"hs_email_direction": "EMAIL"})], lambda s: None, ALL
     )
     assert messages == []
     assert skipped == [SkippedRecord("message", "x", "email without a valid hs_timestamp")]
@@ -312,4 +313,5 @@ def test_classify_duck_types_every_sdk_exception_class() -> None:
         exc.body = b'{"policyName":"TEN_SECONDLY_ROLLING"}'
         exc.headers = {}
         transient = classify(exc, 2, wait_scale=0.5)
-        assert transient is not None and transient.wait == 10.0
+        assert transient is not None
+        assert transient.wait == 10.0

@@ -56,9 +56,15 @@ class Portal:
 
 @contextmanager
 def sandbox(deals: int = 600, seed: int = 1, **options: Any) -> Iterator[Portal]:
-    """A HubSpot sandbox on a free port over a fresh world (unique hub id: limiters are per portal)."""
-    merged = {**FAST, "hub_id": next(_hub_ids), **options}
-    with start_sandboxes(WorldConfig(seed=seed, deals=deals), 0, None, hubspot_options=merged) as handle:
+    """A HubSpot sandbox on a free port over a fresh world (unique hub id: limiters are per portal).
+
+    ``options`` that are :class:`WorldConfig` fields shape the world; the rest are HubSpotOptions.
+    """
+    fields = WorldConfig.__dataclass_fields__
+    world = {k: v for k, v in options.items() if k in fields}
+    merged = {**FAST, "hub_id": next(_hub_ids), **{k: v for k, v in options.items() if k not in fields}}
+    config = WorldConfig(seed=seed, deals=deals, **world)
+    with start_sandboxes(config, 0, None, hubspot_options=merged) as handle:
         yield Portal(handle)
 
 

@@ -131,20 +131,12 @@ def _write_all(
 
 def write_plan(client: HubSpotClient, plan: WriteBackPlan, template_object: str | None) -> WriteResult:
     """Write every deal value and template record of ``plan``."""
-    from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
-    from hubspot.crm.objects import (
-        BatchInputSimplePublicObjectBatchInputUpsert,
-        SimplePublicObjectBatchInputUpsert,
-    )
-
     result = WriteResult()
     scored_ms = to_ms(plan.scored_at) or 0
     deals_api = client.api("crm.deals.batch_api")
 
     def send_deals(items: list[tuple[str, dict[str, str]]]) -> Any:
-        body = BatchInputSimplePublicObjectBatchInput(
-            inputs=[SimplePublicObjectBatchInput(id=rid, properties=props) for rid, props in items]
-        )
+        body = {"inputs": [{"id": rid, "properties": props} for rid, props in items]}
         return client.call(
             "deal write-back",
             lambda t: deals_api.update(batch_input_simple_public_object_batch_input=body, _request_timeout=t),
@@ -160,12 +152,11 @@ def write_plan(client: HubSpotClient, plan: WriteBackPlan, template_object: str 
     objects_api = client.api("crm.objects.batch_api")
 
     def send_templates(items: list[tuple[str, dict[str, str]]]) -> Any:
-        body = BatchInputSimplePublicObjectBatchInputUpsert(
-            inputs=[
-                SimplePublicObjectBatchInputUpsert(id=rid, id_property=TEMPLATE_ID_PROPERTY, properties=props)
-                for rid, props in items
+        body = {
+            "inputs": [
+                {"id": rid, "idProperty": TEMPLATE_ID_PROPERTY, "properties": props} for rid, props in items
             ]
-        )
+        }
         return client.call(
             "template write-back",
             lambda t: objects_api.upsert(

@@ -64,7 +64,8 @@ def sandbox(deals: int = 600, seed: int = 1, **options: Any) -> Iterator[Portal]
     world = {k: v for k, v in options.items() if k in fields}
     merged = {**FAST, "hub_id": next(_hub_ids), **{k: v for k, v in options.items() if k not in fields}}
     config = WorldConfig(seed=seed, deals=deals, **world)
-    with start_sandboxes(config, 0, None, hubspot_options=merged) as handle:
+    enterprise = bool(merged.pop("enterprise", False))
+    with start_sandboxes(config, 0, None, enterprise=enterprise, hubspot_options=merged) as handle:
         yield Portal(handle)
 
 

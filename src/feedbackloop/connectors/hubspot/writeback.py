@@ -9,6 +9,7 @@ change was ours.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,8 @@ class WriteResult:
 
 
 def _num(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+    """A number as HubSpot takes it; empty (clears the value) for None, NaN and infinities."""
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
 
 
 def deal_properties(deal: DealWriteBack, scored_at_ms: int) -> dict[str, str]:

@@ -51,6 +51,7 @@ def _start() -> tuple[subprocess.Popen[str], str, float]:
         match = re.search(r"HubSpot\s+(http://127\.0\.0\.1:\d+)", line)
         if match:
             url = match.group(1)
+        if "Ctrl-C" in line:
             break
     if url is None:
         raise SystemExit("feedbackloop sandbox did not start")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from feedbackloop.sandbox.runner import start_sandboxes
 from tests.test_sandbox_hubspot_support import make_world, sdk
 
-HAS_WORLD = importlib.util.find_spec("feedbackloop.sandbox.world") is not None
+HAS_SALESFORCE = importlib.util.find_spec("feedbackloop.sandbox.salesforce") is not None
 
 
 def _get(url: str, token: str | None = None) -> Any:
@@ -44,6 +45,36 @@ def test_start_sandboxes_in_process_shares_one_world() -> None:
         assert stats["by_endpoint"] == {"GET /crm/v3/objects/deals": 1}
 
 
+def test_advance_past_the_simulated_future_is_a_400() -> None:
+    with start_sandboxes(make_world(), 0, None) as handle:
+        request = urllib.request.Request(
+            handle.hubspot_url + "/_sandbox/advance",
+            data=b'{"days": 100000}',
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+
+
+@pytest.mark.skipif(not HAS_SALESFORCE, reason="the Salesforce sandbox is merged separately")
+def test_salesforce_runs_on_the_same_world(tmp_path: Any) -> None:
+    salesforce = importlib.import_module("feedbackloop.sandbox.salesforce")
+    world = make_world()
+    with start_sandboxes(world, 0, 0, directory=tmp_path) as handle:
+        assert handle.salesforce_url
+        assert handle.salesforce_url.startswith("https://")
+        assert handle.ca_path
+        session = salesforce.trusting_session(handle.ca_path)
+        query = {"q": "SELECT Id FROM Opportunity"}
+        auth = {"Authorization": f"Bearer {handle.token}"}
+        url = handle.salesforce_url + "/services/data/v60.0/query"
+        before = session.get(url, params=query, headers=auth, timeout=10).json()["totalSize"]
+        summary = handle.advance(30)
+        after = session.get(url, params=query, headers=auth, timeout=10).json()["totalSize"]
+        assert after == before + summary["new_deals"]
+
+
 def test_busy_port_is_a_usage_error() -> None:
     from feedbackloop.errors import UsageError
 
@@ -54,7 +85,6 @@ def test_busy_port_is_a_usage_error() -> None:
             start_sandboxes(world, port, None)
 
 
-@pytest.mark.skipif(not HAS_WORLD, reason="needs feedbackloop.sandbox.world")
 def test_cli_serves_the_default_world_and_stops_on_ctrl_c() -> None:
     command = [
         sys.executable,

@@ -25,7 +25,7 @@ def _config(seed: int, deals: int) -> Any:
     return world_module.WorldConfig(seed=seed, deals=deals)
 
 
-def sandbox(  # noqa: PLR0917 (Typer options are parameters)
+def sandbox(
     hubspot_port: int = typer.Option(8101, "--hubspot-port", help="HubSpot sandbox port (0: any free port)."),
     salesforce_port: int = typer.Option(8102, "--salesforce-port", help="Salesforce sandbox port (HTTPS)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated sales world."),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from feedbackloop.errors import FeedbackloopError
 from feedbackloop.sandbox.hubspot.events import SUBSCRIPTIONS
 from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, ms
@@ -128,7 +129,10 @@ def admin_blueprint(sandbox: HubSpotSandbox) -> Blueprint:
             raise HubSpotError(400, "'days' must be a number") from None
         if days <= 0:
             raise HubSpotError(400, "'days' must be positive")
-        return jsonify(sandbox.advance(days))
+        try:
+            return jsonify(sandbox.advance(days))
+        except FeedbackloopError as exc:  # e.g. past the end of the simulated future
+            raise HubSpotError(400, str(exc)) from None
 
     @bp.get("/faults")
     def get_faults() -> Response:

@@ -44,6 +44,7 @@ class Record:
     updated: int
     props: dict[str, str | None]
     archived: bool = False
+    history: dict[str, list[tuple[str | None, int]]] | None = None  # oldest first, e.g. dealstage
 
 
 @dataclass
@@ -51,15 +52,27 @@ class ObjectTable:
     """The records of one object type, in creation order (the order of an unsorted search)."""
 
     by_id: dict[str, Record] = field(default_factory=dict)
+    _orders: dict[str, list[Record]] = field(default_factory=dict, repr=False)
 
     def add(self, record: Record) -> None:
         self.by_id[record.id] = record
+        self._orders.clear()
+
+    def update(self, records: dict[str, Record]) -> None:
+        self.by_id.update(records)
+        self._orders.clear()
 
     def ordered(self) -> list[Record]:
-        return sorted(self.by_id.values(), key=lambda r: (r.created, int(r.id)))
+        """By creation time (then id): the order of an unsorted search. Cached until a record is added."""
+        if "created" not in self._orders:
+            self._orders["created"] = sorted(self.by_id.values(), key=lambda r: (r.created, int(r.id)))
+        return self._orders["created"]
 
     def by_id_order(self) -> list[Record]:
-        return sorted(self.by_id.values(), key=lambda r: int(r.id))
+        """By numeric id: the order of list paging (``after`` is the next id)."""
+        if "id" not in self._orders:
+            self._orders["id"] = sorted(self.by_id.values(), key=lambda r: int(r.id))
+        return self._orders["id"]
 
 
 class AssociationIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,15 +112,27 @@ def objects_blueprint(portal: Portal) -> Blueprint:
         with portal.lock:
             type_ = portal.resolve_type(objectType)
             names = _names(args.getlist("properties")) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
-            records = [
-                r for r in portal.table(type_).by_id_order() if r.archived == (args.get("archived") == "true")
-            ]
-            after = args.get("after")
-            if after:
-                records = [r for r in records if int(r.id) >= int(after)] if after.isdigit() else []
-            page, rest = records[:limit], records[limit : limit + 1]
+            ordered = portal.table(type_).by_id_order()
+            after = args.get("after") or "0"
+            start = (
+                bisect.bisect_left(ordered, int(after), key=lambda r: int(r.id))
+                if after.isdigit()
+                else len(ordered)
+            )
+            archived = args.get("archived") == "true"
+            page: list[Record] = []
+            rest: list[Record] = []
+            for record in ordered[start:]:
+                if record.archived != archived:
+                    continue
+                if len(page) == limit:
+                    rest.append(record)
+                    break
+                page.append(record)
             assoc = _names(args.getlist("associations"))
-            results = [with_associations(type_, r, portal.render(type_, r, names), assoc) for r in page]
+            results = [
+                with_associations(type_, r, portal.render(type_, r, names, history), assoc) for r in page
+            ]
         out: dict[str, Any] = {"results": results}
         if rest:
             out["paging"] = {"next": {"after": rest[0].id, "link": f"?after={rest[0].id}"}}
@@ -134,7 +147,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
             if record is None:
                 raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
             names = _names(args.getlist("properties")) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
-            body = portal.render(type_, record, names)
+            body = portal.render(type_, record, names, _names(args.getlist("propertiesWithHistory")))
             return jsonify(with_associations(type_, record, body, _names(args.getlist("associations"))))
 
     @bp.patch("/crm/v3/objects/<objectType>/<objectId>")
@@ -182,7 +195,9 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                 if record is None:
                     missing.append(str(item.get("id", "")))
                 else:
-                    results.append(portal.render(type_, record, names))
+                    results.append(
+                        portal.render(type_, record, names, list(body.get("propertiesWithHistory") or []))
+                    )
             return _batch(results, [not_found(type_, missing)] if missing else [], started)
 
     @bp.post("/crm/v3/objects/<objectType>/batch/update")

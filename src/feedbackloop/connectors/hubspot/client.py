@@ -157,7 +157,7 @@ def _translate(exc: BaseException, what: str) -> ConnectorError:
         return RemoteError(f"HubSpot {what} failed: {type(exc).__name__}{suffix}")
     if status == 401:
         return AuthError(
-            f"HubSpot refused the credentials for {what} (HTTP 401){suffix}; reconnect the tenant"
+            f"HubSpot refused the credentials for {what} (HTTP 401){suffix}; check the token or reconnect"
         )
     if status == 403:
         return PermissionDenied(f"HubSpot {what}: permission denied (HTTP 403){suffix}")

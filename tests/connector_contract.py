@@ -19,6 +19,7 @@ import requests
 
 from feedbackloop.connectors.base import Connector, DealWriteBack, WriteBackPlan
 from feedbackloop.connectors.sync import run_sync
+from feedbackloop.connectors.writeback import run_writeback
 from feedbackloop.store import Store, TenantRef
 from feedbackloop.store.models import DealRow, MessageRow
 
@@ -96,3 +97,34 @@ class ConnectorContract:
         assert report.updated == 1
         assert [(f.kind, f.record_id) for f in report.failures] == [("deal", "999999999999")]
         assert report.api_calls >= 1
+
+    def test_second_write_back_run_makes_no_write_calls(
+        self, connector: Connector, store: Store, tenant: TenantRef
+    ) -> None:
+        run_sync(store, tenant, connector)
+        connector.install()
+        templates = store.templates_frame(tenant)["template_id"].astype(str).tolist()[:6]
+        result = {
+            "schema_version": 1,
+            "templates": [
+                {
+                    "template_id": t,
+                    "name": f"Template {t}",
+                    "score": 0.1 * i,
+                    "score_se": 0.1,
+                    "win_rate": 0.3,
+                    "ci_low": 0.2,
+                    "ci_high": 0.4,
+                    "status": "deprecated" if i == 0 else "active",
+                    "deals": 40,
+                }
+                for i, t in enumerate(templates)
+            ],
+            "segments": {},
+        }
+        first = run_writeback(store, tenant, connector, result)
+        second = run_writeback(store, tenant, connector, result)
+        assert first.updated > 0
+        assert first.failed == 0
+        assert (second.updated, second.api_calls, second.failed) == (0, 0, 0)
+        assert second.unchanged >= first.updated

@@ -105,6 +105,12 @@ def test_second_sync_and_advance_fetch_only_what_changed(settings: Settings, sto
     assert 0 < after.deals <= step["changed_deals"]
     assert store.count(DealRow, tenant) == len(closed)
     assert store.count(MessageRow, tenant) == len(messages)
+    stored = store.messages_frame(tenant).set_index("message_id").sort_index()
+    world = (
+        messages.assign(message_id=messages["message_id"].astype(str)).set_index("message_id").sort_index()
+    )
+    for flag in ("opened", "clicked", "replied"):
+        assert (stored[flag].astype(bool) == world.loc[stored.index, flag].astype(bool)).all(), flag
 
 
 def test_sync_stays_under_the_rate_limits(settings: Settings, store: Store) -> None:

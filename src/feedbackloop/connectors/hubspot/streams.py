@@ -5,7 +5,9 @@ Cursor (``bookmarks["deals"]``): ``cursor_ms`` — every closed deal modified be
 Each search asks for ``hs_lastmodifieddate GTE`` the last value seen (keyset paging: a new window per
 page, so the 10,000-result cap of one query is never reached), ties at that value are deduplicated by
 id through ``recent``; only when a whole page is already-seen ties does it page on by offset. The first
-window of a run starts ``lookback`` earlier, for deals HubSpot's search index showed late.
+window of a run starts ``lookback`` earlier, for deals HubSpot's search index showed late; a look-back
+page with nothing new ends the look-back (so a burst of modifications costs one extra page, not one
+per 200 deals in the window).
 
 Our own write-backs bump ``hs_lastmodifieddate``. Choice recorded here: a deal is not fetched again
 when its modification time is exactly the one our write-back got back for it (``self_writes``) **and**
@@ -40,6 +42,8 @@ from feedbackloop.errors import ConnectorError
 __all__ = ["COMPANY_PROPERTIES", "DealStream", "StreamOptions", "same_deal"]
 
 STREAM = "deals"
+#: Most deals remembered in the look-back window; a forgotten one is at worst fetched again.
+MAX_RECENT = 1000
 COMPANY_PROPERTIES = ["name", "industry", "numberofemployees"]
 _COMPARED = ("outcome", "amount", "currency", "created_at", "closed_at", "loss_reason", "competitor",
              "stage_lost", "owner_id")  # fmt: skip
@@ -108,6 +112,7 @@ class DealStream:
         properties = [*DEAL_PROPERTIES, *(entered_property(s) for s in sorted(self.stages))]
         seen = dict(recent)  # committed and pending: what this run must not fetch twice
         pending: list[tuple[str, dict[str, Any], int | None]] = []
+        resume_at = committed
         since = None if committed is None else committed - self.options.lookback_ms
         offset = 0
         while True:
@@ -127,7 +132,12 @@ class DealStream:
                     seen[deal_id] = ms
                     since = ms if since is None else max(since, ms)
             done = not page.has_more
-            offset = 0 if fresh else offset + SEARCH_PAGE
+            if fresh:
+                offset = 0
+            elif resume_at is not None and since is not None and since < resume_at:
+                since, offset = resume_at, 0  # a look-back page with nothing new: skip the rest of it
+            else:
+                offset += SEARCH_PAGE  # a whole page of already-seen ties at `since`
             # Batches hold exactly `batch_deals` deals (one association call each); results come in
             # ascending modification order, so the cursor after a batch is its last deal's time.
             while len(pending) >= self.options.batch_deals or (done and pending):
@@ -144,6 +154,9 @@ class DealStream:
         """The state after a batch: the cursor and the deals seen within the look-back before it."""
         floor = (cursor or 0) - self.options.lookback_ms
         kept = {k: v for k, v in recent.items() if v >= floor}
+        if len(kept) > MAX_RECENT:  # a burst (e.g. our own write-back): keep the newest and every tie
+            newest = sorted(kept.items(), key=lambda kv: kv[1], reverse=True)[:MAX_RECENT]
+            kept = {**dict(newest), **{k: v for k, v in kept.items() if v == cursor}}
         recent.clear()
         recent.update(kept)
         return state.with_bookmark(STREAM, cursor_ms=cursor, recent=dict(kept), sequences=self._sequences)

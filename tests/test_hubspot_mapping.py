@@ -315,3 +315,20 @@ def test_classify_duck_types_every_sdk_exception_class() -> None:
         transient = classify(exc, 2, wait_scale=0.5)
         assert transient is not None
         assert transient.wait == 10.0
+
+
+def test_objections_of_all_replies_are_merged_in_order() -> None:
+    def finder(text: str | None) -> tuple[str, ...]:
+        words = (text or "").lower()
+        return tuple(c for c in ("price", "timing", "competitor") if c in words)
+
+    emails = [
+        _email("1", "2026-01-01T00:00:00Z", hs_email_thread_id="t"),
+        EmailRecord("r1", {"hs_timestamp": "2026-01-02T00:00:00Z", "hs_email_direction": "INCOMING_EMAIL",
+                           "hs_in_reply_to_engagement_id": "1", "hs_email_text": "timing and price"}),
+        EmailRecord("r2", {"hs_timestamp": "2026-01-03T00:00:00Z", "hs_email_direction": "INCOMING_EMAIL",
+                           "hs_in_reply_to_engagement_id": "1", "hs_email_text": "a competitor, and price"}),
+    ]  # fmt: skip
+    messages, _ = messages_for_deal("D", None, emails, lambda s: None, ALL, finder)
+    assert messages[0].objections == ("price", "timing", "competitor")
+    assert messages[0].replied is True

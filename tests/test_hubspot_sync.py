@@ -69,6 +69,12 @@ def test_default_world_full_sync_matches_the_world_within_the_call_budget(
     assert (s["position"].fillna(0).astype(int) == m["position"].fillna(0).astype(int)).all()
     for flag in ("opened", "clicked", "replied"):
         assert (s[flag].astype(bool) == m[flag].astype(bool)).all(), flag
+    assert (s["contact_id"] == m["contact_id"].astype(str)).all()
+    assert (s["sequence_id"].fillna("") == m["sequence_id"].fillna("").astype(str)).all()
+    assert _values(got["sequence_id"]) == _values(want["sequence_id"])
+    names = store.templates_frame(tenant).set_index("template_id")["name"].to_dict()
+    world_names = world.templates_frame().set_index("template_id")["name"].to_dict()  # type: ignore[attr-defined]
+    assert names == {str(k): v for k, v in world_names.items()}
     # reply features: every replied email carries a sentiment whose sign mostly agrees with the world's
     replied = m["replied"].astype(bool)
     assert s.loc[replied, "response_sentiment"].notna().all()

@@ -116,8 +116,13 @@ def messages_for_deal(
     emails: list[EmailRecord],
     positions: Callable[[str], Mapping[str, list[int]] | None],
     available: set[str],
+    objections_of: Callable[[str | None], tuple[str, ...]] | None = None,
 ) -> tuple[list[Message], list[SkippedRecord]]:
-    """The deal's outbound messages, with positions, engagement and reply features."""
+    """The deal's outbound messages, with positions, engagement and reply features.
+
+    ``objections_of`` defaults to the insights engine's ``find_objections``.
+    """
+    finder = objections_of or find_objections
     skipped: list[SkippedRecord] = []
     outbound: list[tuple[EmailRecord, datetime]] = []
     replies: list[tuple[EmailRecord, datetime]] = []
@@ -154,7 +159,7 @@ def messages_for_deal(
         texts = [str(r.props.get("hs_email_text") or "") for r in answers]
         objections: list[str] = []
         for text in texts:
-            objections.extend(c for c in find_objections(text) if c not in objections)
+            objections.extend(c for c in finder(text) if c not in objections)
         messages.append(
             Message(
                 message_id=email.email_id,

@@ -73,7 +73,7 @@ def test_default_world_full_sync_matches_the_world_within_the_call_budget(
     assert (s["sequence_id"].fillna("") == m["sequence_id"].fillna("").astype(str)).all()
     assert _values(got["sequence_id"]) == _values(want["sequence_id"])
     names = store.templates_frame(tenant).set_index("template_id")["name"].to_dict()
-    world_names = world.templates_frame().set_index("template_id")["name"].to_dict()  # type: ignore[attr-defined]
+    world_names = world.templates_frame().set_index("template_id")["name"].to_dict()
     assert names == {str(k): v for k, v in world_names.items()}
     # reply features: every replied email carries a sentiment whose sign mostly agrees with the world's
     replied = m["replied"].astype(bool)

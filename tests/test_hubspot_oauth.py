@@ -23,6 +23,7 @@ from feedbackloop.connectors.hubspot.oauth import (
     refresh_tokens,
     store_connection,
 )
+from feedbackloop.connectors.sync import run_sync
 from feedbackloop.crypto import secret_box
 from feedbackloop.errors import AuthError
 from feedbackloop.store import Store
@@ -119,9 +120,23 @@ def test_an_oauth_tenant_syncs_through_the_connector(
         tenant = store.update_tenant(
             tenant, settings={**tenant.settings, "limits": {"burst": 10**6, "search": 10**6}}
         )
-        report = create_connector(settings, store, tenant).check()
+        connector = create_connector(settings, store, tenant)
+        report = connector.check()
+        summary = run_sync(store, tenant, connector)
+        truth = portal.get("truth")
     assert report.ok, report.problems
     assert "crm.objects.deals.read" in report.scopes
+    # granted: deals, contacts, sales email; not companies, owners, sequences, templates
+    assert "segments from deal amounts" in report.missing["scope:crm.objects.companies.read"]
+    assert "scope:automation.sequences.read" in report.missing
+    # the sync degrades instead of failing: every closed deal and email, segments from amounts, no steps
+    assert summary.deals == truth["deals"]["won"] + truth["deals"]["lost"]
+    assert summary.messages == truth["emails"]
+    assert {s.record_id for s in summary.skipped if s.kind == "scope"} == {"companies", "sequences"}
+    deals = store.deals_frame(tenant)
+    assert deals["industry"].isna().all()
+    assert deals["segment"].notna().all()
+    assert store.messages_frame(tenant)["position"].isna().all()
 
 
 def test_connect_command_verifies_and_encrypts_the_token(settings: Settings, store: Store) -> None:

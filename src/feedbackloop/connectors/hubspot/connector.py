@@ -37,7 +37,7 @@ from feedbackloop.crypto import secret_box
 from feedbackloop.errors import AuthError, ConnectorError, PermissionDenied
 from feedbackloop.store import Store, TenantRef
 
-__all__ = ["MISSING_COST", "SELF_WRITES", "HubSpotConnector", "create_connector"]
+__all__ = ["MISSING_COST", "SCOPE_COSTS", "SELF_WRITES", "HubSpotConnector", "create_connector"]
 
 #: Sync-state key under which write-back records the modification times of its own writes.
 SELF_WRITES = "hubspot_self_writes"
@@ -50,6 +50,17 @@ MISSING_COST = {
     "hs_email_reply_count": "replies from threads only (INCOMING_EMAIL emails in the thread)",
 }
 _EMAIL_PROPERTIES_TTL_MS = 24 * 3600 * 1000
+#: Scopes (any one of a group) the connector uses, and what lacking them costs; None = cannot work.
+SCOPE_COSTS: dict[tuple[str, ...], str | None] = {
+    ("crm.objects.deals.read", "crm.objects.deals.write"): None,
+    ("crm.objects.contacts.read", "sales-email-read", "crm.objects.emails.read"): None,
+    ("crm.objects.companies.read", "crm.objects.companies.write"): "segments from deal amounts; no industry",
+    ("automation.sequences.read",): "no sequence step positions",
+    ("crm.objects.owners.read",): "no sequence step positions (the sequences API needs owners' user ids)",
+    ("sales-templates-public-read",): "template names unknown (ids only)",
+    ("crm.schemas.deals.write",): "install cannot create the write-back deal properties",
+    ("crm.objects.deals.write",): "write-back cannot update deals",
+}
 
 
 def _now_ms() -> int:
@@ -125,6 +136,12 @@ class HubSpotConnector:
                 scopes = sorted(found.scopes or [])
         except ConnectorError:
             pass  # private-app tokens cannot be introspected; scopes are then unknown
+        for group, cost in SCOPE_COSTS.items() if scopes else ():
+            if not set(group) & set(scopes):
+                if cost is None:
+                    problems.append(f"missing scope {' or '.join(group)}: the sync cannot work without it")
+                else:
+                    missing[f"scope:{group[0]}"] = cost
         try:
             available["custom_object"] = find_template_object(self.client) is not None
             if not available["custom_object"]:

@@ -37,7 +37,7 @@ from feedbackloop.connectors.hubspot.mapping import (
     to_ms,
 )
 from feedbackloop.domain import Deal, Message, Outcome, Template
-from feedbackloop.errors import ConnectorError
+from feedbackloop.errors import ConnectorError, PermissionDenied, RemoteError
 
 __all__ = ["COMPANY_PROPERTIES", "DealStream", "StreamOptions", "same_deal"]
 
@@ -101,6 +101,9 @@ class DealStream:
         self._owners: dict[str, str] | None = None
         self._sequences: dict[str, dict[str, list[int]]] = {}
         self._template_info: dict[str, dict[str, Any]] | None = None
+        #: What this run could not read for lack of a scope (degraded, not failed): area → why.
+        self.denied: dict[str, str] = {}
+        self._reported: set[str] = set()
 
     # -- run ------------------------------------------------------------------------------------
     def run(self, state: SyncState) -> Iterator[SyncBatch]:
@@ -215,6 +218,10 @@ class DealStream:
             messages.extend(found)
             skipped.extend(bad)
             used.update(m.template_id for m in found if m.template_id)
+        for area, why in sorted(self.denied.items()):
+            if area not in self._reported:
+                self._reported.add(area)
+                skipped.append(SkippedRecord("scope", area, f"not readable, degraded: {why}"))
         return SyncBatch(
             deals=deals,
             messages=messages,
@@ -237,8 +244,11 @@ class DealStream:
 
     def _load_companies(self, ids: set[str]) -> None:
         missing = sorted(ids - self._companies.keys())
-        if missing:
-            self._companies.update(self.fetch.batch_read("companies", missing, COMPANY_PROPERTIES))
+        if missing and "companies" not in self.denied:
+            try:
+                self._companies.update(self.fetch.batch_read("companies", missing, COMPANY_PROPERTIES))
+            except PermissionDenied as exc:  # no companies scope: segments from amounts, no industry
+                self.denied["companies"] = str(exc)
 
     def _load_sequences(self, records_of: dict[str, list[EmailRecord]]) -> None:
         users: dict[str, str | None] = {}
@@ -247,17 +257,25 @@ class DealStream:
                 sequence = str(r.props.get("hs_sequence_id") or "")
                 if sequence and sequence not in self._sequences and sequence not in users:
                     users[sequence] = str(r.props.get("hubspot_owner_id") or "") or None
-        if not users:
+        if not users or "sequences" in self.denied:
             return
         if self._owners is None:
-            self._owners = self.fetch.owners()
+            try:
+                self._owners = self.fetch.owners()
+            except PermissionDenied as exc:
+                self.denied["sequences"] = f"owners (sequence user ids): {exc}"
+                return
         fallback = next(iter(self._owners.values()), "0")
         for sequence, owner in sorted(users.items()):
             user = self._owners.get(owner or "", fallback)
             try:
                 self._sequences[sequence] = step_positions(self.fetch.sequence(sequence, user))
-            except ConnectorError:
-                self._sequences[sequence] = {}  # unknown sequence: positions stay empty, not fatal
+            except PermissionDenied as exc:  # no sequences scope or seat: positions stay unknown
+                self.denied["sequences"] = str(exc)
+                return
+            except RemoteError as exc:
+                if exc.status == 404:  # a deleted sequence: remembered as having no steps
+                    self._sequences[sequence] = {}
 
     def _templates(self, used: set[str]) -> list[Template]:
         if not used:

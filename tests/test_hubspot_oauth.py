@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -29,6 +30,13 @@ from feedbackloop.errors import AuthError
 from feedbackloop.store import Store
 from feedbackloop.store.models import Credential
 from tests.test_hubspot_support import Portal, sandbox
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the HubSpot API; the contract and resume tests cover PostgreSQL."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
 
 REDIRECT = "https://app.example.com/oauth-callback"
 

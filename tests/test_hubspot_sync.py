@@ -7,6 +7,7 @@ outbound emails, field by field, with templates, positions and engagement.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +18,12 @@ from feedbackloop.connectors.sync import load_sync_state, run_sync
 from feedbackloop.store import Store
 from feedbackloop.store.models import DealRow, MessageRow
 from tests.test_hubspot_support import connect, sandbox, stored_state
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the HubSpot API; the contract and resume tests cover PostgreSQL."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
 
 
 def _values(series: pd.Series) -> list[object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,13 @@ from feedbackloop.connectors.hubspot.install import DEAL_WRITE_PROPERTIES, TEMPL
 from feedbackloop.connectors.sync import run_sync
 from feedbackloop.store import Store
 from tests.test_hubspot_support import Portal, connect, sandbox
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the HubSpot API; the contract and resume tests cover PostgreSQL."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
 
 SCORED_AT = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

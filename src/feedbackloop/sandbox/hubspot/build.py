@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from feedbackloop.sandbox.hubspot.records import AssociationIndex, IdMap, ObjectTable, Record
@@ -34,14 +35,39 @@ class BuiltPortal:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_ISO: dict[int, str] = {}  # ms -> HubSpot's ISO string, filled column by column (vectorised)
+
+
 def _ms_list(series: pd.Series) -> list[int | None]:
-    """Milliseconds since the epoch for a datetime column (None for NaT), vectorised."""
+    """Milliseconds since the epoch for a datetime column (None for NaT); remembers their ISO strings."""
     if len(series) == 0:
         return []
-    values = pd.to_datetime(series, utc=True)
-    epoch = pd.Timestamp(0, tz="UTC")
-    millis = (values - epoch) // pd.Timedelta(milliseconds=1)
-    return [None if pd.isna(v) else int(v) for v in millis]
+    values = pd.to_datetime(series, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ms]")
+    missing = np.isnat(values)
+    millis = values.astype("int64")
+    texts = np.char.add(np.datetime_as_string(values, unit="ms"), "Z")
+    out: list[int | None] = []
+    for number, text, gap in zip(millis.tolist(), texts.tolist(), missing.tolist(), strict=True):
+        if gap:
+            out.append(None)
+        else:
+            out.append(number)
+            _ISO[number] = text
+    return out
+
+
+def _rows(frame: pd.DataFrame) -> Any:
+    """``itertuples`` without the datetime columns (read through :func:`_ms_list`), as plain objects:
+    iterating tz-aware and extension columns element by element is what makes itertuples slow."""
+    plain = frame.drop(columns=[c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)])
+    return plain.astype(object).itertuples(index=False)
+
+
+def _iso(value: int | None) -> str | None:
+    if value is None:
+        return None
+    text = _ISO.get(value)
+    return text if text is not None else iso_from_ms(value)
 
 
 def _text(value: Any) -> str | None:
@@ -86,9 +112,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
 
     companies = world.companies_frame()
     company_name: dict[str, str] = {}
-    for row, created in zip(
-        companies.itertuples(index=False), _ms_list(companies["created_at"]), strict=True
-    ):
+    for row, created in zip(_rows(companies), _ms_list(companies["created_at"]), strict=True):
         cid = ids.hs("company", row.company_id) or ""
         company_name[cid] = str(row.name)
         tables["companies"].add(
@@ -101,8 +125,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                     "domain": _text(row.domain),
                     "industry": _text(row.industry),
                     "numberofemployees": _number(row.employees),
-                    "createdate": iso_from_ms(created),
-                    "hs_lastmodifieddate": iso_from_ms(created),
+                    "createdate": _iso(created),
+                    "hs_lastmodifieddate": _iso(created),
                     "hs_object_id": cid,
                 },
             )
@@ -110,7 +134,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
 
     contacts = world.contacts_frame()
     contact_email: dict[str, str] = {}
-    for row, created in zip(contacts.itertuples(index=False), _ms_list(contacts["created_at"]), strict=True):
+    for row, created in zip(_rows(contacts), _ms_list(contacts["created_at"]), strict=True):
         pid = ids.hs("contact", row.contact_id) or ""
         company_id = ids.hs("company", row.company_id)
         contact_email[pid] = str(row.email)
@@ -125,8 +149,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                     "email": _text(row.email),
                     "company": company_name.get(company_id or ""),
                     "associatedcompanyid": company_id,
-                    "createdate": iso_from_ms(created),
-                    "lastmodifieddate": iso_from_ms(created),
+                    "createdate": _iso(created),
+                    "lastmodifieddate": _iso(created),
                     "hs_object_id": pid,
                 },
             )
@@ -151,14 +175,14 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
 
     history = world.stage_history_frame()
     entered: dict[str, dict[str, int]] = {}
-    for row, at in zip(history.itertuples(index=False), _ms_list(history["entered_at"]), strict=True):
+    for row, at in zip(_rows(history), _ms_list(history["entered_at"]), strict=True):
         if at is not None:
             entered.setdefault(str(row.deal_id), {})[str(row.stage_id)] = at
 
     deals = world.deals_frame()
     currencies = sorted({str(c) for c in deals["currency"].dropna().unique()}) if len(deals) else []
     cols = zip(
-        deals.itertuples(index=False),
+        _rows(deals),
         _ms_list(deals["created_at"]),
         _ms_list(deals["closed_at"]),
         _ms_list(deals["updated_at"]),
@@ -172,8 +196,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
             "dealname": _text(row.name),
             "amount": _number(row.amount),
             "deal_currency_code": _text(row.currency),
-            "closedate": iso_from_ms(closed),
-            "createdate": iso_from_ms(created),
+            "closedate": _iso(closed),
+            "createdate": _iso(created),
             "pipeline": "default",
             "dealstage": stage,
             "dealtype": "newbusiness",
@@ -182,23 +206,25 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
             "closed_lost_reason": _text(row.loss_reason) if is_closed and not is_won else None,
             "closed_won_reason": None,
             "hs_analytics_source": _text(row.source),
-            "hs_lastmodifieddate": iso_from_ms(updated),
+            "hs_lastmodifieddate": _iso(updated),
             "hs_object_id": did,
             "hs_is_closed": _flag(is_closed),
             "hs_is_closed_won": _flag(is_closed and is_won),
             "hs_is_closed_lost": _flag(is_closed and not is_won),
             "hs_deal_stage_probability": repr(probability),
-            "hs_closed_won_date": iso_from_ms(closed) if is_closed and is_won else None,
+            "hs_closed_won_date": _iso(closed) if is_closed and is_won else None,
             "days_to_close": str((closed - created) // _DAY_MS) if closed and created else None,
             "competitor": _text(row.competitor),
         }
         stage_times = entered.get(str(row.deal_id), {})
         for stage_id, at in stage_times.items():
-            props[f"hs_v2_date_entered_{stage_id}"] = iso_from_ms(at)
-        props["hs_v2_date_entered_current_stage"] = iso_from_ms(stage_times.get(stage))
+            props[f"hs_v2_date_entered_{stage_id}"] = _iso(at)
+        props["hs_v2_date_entered_current_stage"] = _iso(stage_times.get(stage))
         stage_changes = sorted(((at, st) for st, at in stage_times.items()), key=lambda pair: pair[0])
         history = {"dealstage": [(st, at) for at, st in stage_changes]}
-        tables["deals"].add(Record(did, created or 0, updated or created or 0, props, history=history))
+        tables["deals"].by_id[did] = Record(
+            did, created or 0, updated or created or 0, props, history=history
+        )
         contact_id = ids.hs("contact", row.contact_id)
         company_id = ids.hs("company", row.company_id)
         if contact_id:
@@ -209,9 +235,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
     templates_f = world.templates_frame()
     templates: dict[str, dict[str, Any]] = {}
     template_body: dict[str, str] = {}
-    for row, created in zip(
-        templates_f.itertuples(index=False), _ms_list(templates_f["created_at"]), strict=True
-    ):
+    for row, created in zip(_rows(templates_f), _ms_list(templates_f["created_at"]), strict=True):
         tid = ids.hs("template", row.template_id) or ""
         template_body[tid] = str(row.body)
         templates[tid] = {
@@ -226,9 +250,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
         }
 
     msgs = world.messages_frame()
-    mcols = zip(
-        msgs.itertuples(index=False), _ms_list(msgs["sent_at"]), _ms_list(msgs["updated_at"]), strict=True
-    )
+    mcols = zip(_rows(msgs), _ms_list(msgs["sent_at"]), _ms_list(msgs["updated_at"]), strict=True)
     for row, sent, updated in mcols:
         eid = ids.hs("email", row.message_id) or ""
         m_template = ids.hs("template", row.template_id)
@@ -241,7 +263,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                 sent or 0,
                 updated or sent or 0,
                 {
-                    "hs_timestamp": iso_from_ms(sent),
+                    "hs_timestamp": _iso(sent),
                     "hs_email_subject": _text(row.subject),
                     "hs_email_text": template_body.get(m_template or "", _text(row.subject)),
                     "hs_email_html": None,
@@ -252,8 +274,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                     "hs_email_from_email": owner_email.get(m_owner or ""),
                     "hs_email_to_email": contact_email.get(m_contact or ""),
                     "hs_in_reply_to_engagement_id": None,
-                    "hs_createdate": iso_from_ms(sent),
-                    "hs_lastmodifieddate": iso_from_ms(updated or sent),
+                    "hs_createdate": _iso(sent),
+                    "hs_lastmodifieddate": _iso(updated or sent),
                     "hs_object_id": eid,
                     "hs_sequence_id": ids.hs("sequence", row.sequence_id),
                     "hs_template_id": m_template,
@@ -270,7 +292,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
             assoc.link("emails", eid, "contacts", m_contact)
 
     replies = world.replies_frame()
-    for row, sent in zip(replies.itertuples(index=False), _ms_list(replies["sent_at"]), strict=True):
+    for row, sent in zip(_rows(replies), _ms_list(replies["sent_at"]), strict=True):
         eid = ids.hs("email", row.message_id) or ""
         m_deal = ids.hs("deal", row.deal_id)
         m_contact = ids.hs("contact", row.contact_id)
@@ -280,7 +302,7 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                 sent or 0,
                 sent or 0,
                 {
-                    "hs_timestamp": iso_from_ms(sent),
+                    "hs_timestamp": _iso(sent),
                     "hs_email_subject": _text(row.subject),
                     "hs_email_text": _text(row.text),
                     "hs_email_html": None,
@@ -291,8 +313,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
                     "hs_email_from_email": contact_email.get(m_contact or ""),
                     "hs_email_to_email": None,
                     "hs_in_reply_to_engagement_id": ids.hs("email", row.in_reply_to),
-                    "hs_createdate": iso_from_ms(sent),
-                    "hs_lastmodifieddate": iso_from_ms(sent),
+                    "hs_createdate": _iso(sent),
+                    "hs_lastmodifieddate": _iso(sent),
                     "hs_object_id": eid,
                     "hs_sequence_id": None,
                     "hs_template_id": None,

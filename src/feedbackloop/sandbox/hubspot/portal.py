@@ -24,7 +24,7 @@ from feedbackloop.sandbox.hubspot.properties import (
 from feedbackloop.sandbox.hubspot.records import OBJECT_TYPE_IDS, IdMap, ObjectTable, Record
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms
 
-__all__ = ["CustomSchema", "Portal", "WriteProblem"]
+__all__ = ["CREATED_PROPERTY", "MODIFIED_PROPERTY", "CustomSchema", "Portal", "WriteProblem"]
 
 _ALIASES = {
     **{k: k for k in OBJECT_TYPE_IDS},

@@ -9,16 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 
 from feedbackloop.sandbox.hubspot.portal import CustomSchema, Portal
 from feedbackloop.sandbox.hubspot.properties import VALID_FIELD_TYPES, PropertyDef, PropertyRegistry
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms, json_body
 
 __all__ = ["meta_blueprint"]
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
-    return body
+    return json_body()
 
 
 def _created(payload: dict[str, Any]) -> Response:
@@ -178,6 +175,26 @@ def meta_blueprint(portal: Portal) -> Blueprint:
             if pipelineId != "default":
                 raise HubSpotError(404, f"Unable to find pipeline {pipelineId}", "OBJECT_NOT_FOUND")
             return jsonify({"results": pipeline()["stages"]})
+
+    @bp.get("/crm/v3/pipelines/<objectType>/<pipelineId>/stages/<stageId>")
+    def get_stage(objectType: str, pipelineId: str, stageId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            deals_only(objectType)
+            stage = next((s for s in pipeline()["stages"] if s["id"] == stageId), None)
+            if pipelineId != "default" or stage is None:
+                raise HubSpotError(
+                    404, f"Unable to find stage {stageId} in pipeline {pipelineId}", "OBJECT_NOT_FOUND"
+                )
+            return jsonify(stage)
+
+    @bp.get("/crm/v3/owners/<ownerId>")
+    def get_owner(ownerId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            created = iso_from_ms(portal.built().start_ms)
+            owner = next((o for o in portal.built().owners if o["id"] == ownerId), None)
+        if owner is None:
+            raise HubSpotError(404, f"Owner {ownerId} not found", "OBJECT_NOT_FOUND")
+        return jsonify({**owner, "createdAt": created, "updatedAt": created})
 
     @bp.get("/crm/v3/owners/")
     @bp.get("/crm/v3/owners")

@@ -12,14 +12,19 @@ from feedbackloop.errors import AuthError, RateLimited, RemoteError
 from tests.test_hubspot_support import Portal, sandbox
 
 
-def _client(portal: Portal, sleeps: list[float], token: str | None = None, **policy: float) -> HubSpotClient:
+def _client(
+    portal: Portal,
+    sleeps: list[float],
+    token: str | None = None,
+    *,
+    max_attempts: int = 6,
+    timeout: float = 5.0,
+) -> HubSpotClient:
     return HubSpotClient(
         lambda: token or portal.handle.token,
         base_url=portal.url,
         tenant_key=f"client-test-{portal.url}",
-        policy=RetryPolicy(
-            **{"max_attempts": 6, "base_delay": 0.01, "max_delay": 60.0, "timeout": 5.0, **policy}
-        ),  # type: ignore[arg-type]
+        policy=RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=60.0, timeout=timeout),
         sleep=sleeps.append,
     )
 

@@ -207,3 +207,37 @@ def test_concurrent_reads_writes_and_advances(portal: tuple[str, HubSpotSandbox]
         }
     )
     assert {d.properties["description"] for d in notes.results} == {f"note {i}" for i in ids}
+
+
+def test_written_deals_still_close_when_the_world_moves(portal: tuple[str, HubSpotSandbox]) -> None:
+    """Our write-back must not freeze a deal: one that closes later shows closed, with our value kept."""
+    from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+    url, _ = portal
+    client = sdk(url)
+    open_ids = [
+        d.id
+        for d in _search(
+            url, [{"propertyName": "hs_is_closed", "operator": "EQ", "value": "false"}], limit=100
+        ).results
+    ]
+    inputs = [SimplePublicObjectBatchInput(id=i, properties={"description": "scored"}) for i in open_ids]
+    client.crm.deals.batch_api.update(
+        batch_input_simple_public_object_batch_input=BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+    )
+    summary = _call(url, "/_sandbox/advance", {"days": 90})
+    assert summary["closed_deals"] > 0
+    stages = {
+        s.id: s.metadata["isClosed"]
+        for s in client.crm.pipelines.pipelines_api.get_all(object_type="deals").results[0].stages
+    }
+    after = client.crm.deals.batch_api.read(
+        batch_read_input_simple_public_object_id={
+            "inputs": [{"id": i} for i in open_ids],
+            "properties": ["dealstage", "hs_is_closed", "description"],
+        }
+    ).results
+    assert sum(d.properties["hs_is_closed"] == "true" for d in after) > 0
+    for deal in after:
+        assert deal.properties["hs_is_closed"] == stages[deal.properties["dealstage"]]
+        assert deal.properties["description"] == "scored"

@@ -192,3 +192,16 @@ def test_a_world_larger_than_the_10000_result_cap_syncs_completely(settings: Set
     assert closed > 12_000
     assert store.count(DealRow, tenant) == closed
     assert store.count(MessageRow, tenant) == truth["emails"]
+
+
+def test_stage_history_is_read_per_lost_deal_when_the_search_body_would_be_too_long(
+    settings: Settings, store: Store
+) -> None:
+    with sandbox(deals=300, seed=10) as portal:
+        tenant, connector = connect(settings, store, portal, search_property_chars=10)
+        run_sync(store, tenant, connector)
+        closed, _, _ = _world_closed(portal.handle.world)
+    assert connector.client.calls_by_kind["deals batch read"] >= 1
+    got = store.deals_frame(tenant).set_index("deal_id").sort_index()
+    want = closed.assign(deal_id=closed["deal_id"].astype(str)).set_index("deal_id").sort_index()
+    assert _values(got["stage_lost"]) == _values(want["stage_lost"])

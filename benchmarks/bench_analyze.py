@@ -79,7 +79,8 @@ def main() -> None:
         for label, deals in SIZES.items():
             m = _measure(deals, Path(tmp))
             print(
-                f"{label}: {m['deals']:,} deals, {m['messages']:,} messages -> analyze {m['wall_s']:.1f} s wall, "
+                f"{label}: {m['deals']:,} deals, {m['messages']:,} messages -> "
+                f"analyze {m['wall_s']:.1f} s wall, "
                 f"peak RSS {m['peak_rss_mib']:.0f} MiB, {m['templates']:.0f} templates",
                 flush=True,
             )

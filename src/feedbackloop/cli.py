@@ -16,6 +16,7 @@ from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_hubspot import connect_hubspot
 from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.doctor import doctor
 from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
@@ -48,6 +49,7 @@ app.command("report")(report)
 app.add_typer(templates_app, name="templates")
 app.command("import")(import_command)
 app.command("sandbox")(sandbox)
+app.command("doctor")(doctor)
 
 
 def _version(value: bool) -> None:

@@ -20,6 +20,7 @@ from feedbackloop.dashboard.svg import (
     heatmap,
     line_chart,
     nice_max,
+    nice_scale,
     pct,
 )
 
@@ -135,7 +136,7 @@ def _abtests(d: dict[str, Any]) -> str:
             f"<h3 style='font-size:.95rem;margin:8px 0 0'>{escape(t['test_id'])}: {escape(t['status'])}"
             f" · always-valid p = {p}{' · winner ' + escape(t['winner']) if t['winner'] else ''}</h3>"
         )
-        top = max([t["min_sample"], *t["samples"]]) * 1.15
+        top = nice_scale(max([t["min_sample"], *t["samples"]]) * 1.1)[0]
         parts.append(
             head + bar_chart(bars, x_label="Closed deals per arm (dashed: minimum sample)", x_max=top,
                              marker=float(t["min_sample"]), marker_label=f"minimum sample {t['min_sample']}")

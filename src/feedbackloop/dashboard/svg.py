@@ -8,6 +8,7 @@ deficiencies; the heatmap uses one hue (white → blue) so it reads by lightness
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -23,6 +24,7 @@ __all__ = [
     "heatmap",
     "line_chart",
     "nice_max",
+    "nice_scale",
     "pct",
 ]
 
@@ -70,21 +72,35 @@ def _text(x: float, y: float, text: object, *, anchor: str = "start", size: int 
     )
 
 
-def _x_axis(x0: float, x1: float, y: float, lo: float, hi: float, label: str, ticks: int = 5) -> list[str]:
+def _x_axis(x0: float, x1: float, y: float, hi: float, label: str) -> list[str]:
+    """A share axis from 0 to ``hi`` (a :func:`nice_max` value) with round ticks."""
     out = [f'<line x1="{x0}" y1="{y}" x2="{x1}" y2="{y}" stroke="#444"/>']
-    for i in range(ticks + 1):
-        v = lo + (hi - lo) * i / ticks
-        x = x0 + (x1 - x0) * i / ticks
+    for v in _ticks(hi):
+        x = x0 + (x1 - x0) * v / hi
         out.append(f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 4}" stroke="#444"/>')
         out.append(_text(x, y + 16, pct(v), anchor="middle", size=10))
     out.append(_text((x0 + x1) / 2, y + 32, label, anchor="middle", extra='class="axis-label"'))
     return out
 
 
+def nice_scale(top: float, target: int = 5) -> tuple[float, float]:
+    """An axis maximum ≥ ``top`` and a tick step of 1, 2, 2.5 or 5 × 10^k giving about ``target`` ticks."""
+    top = max(top, 1e-9)
+    raw = top / target
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return step * math.ceil(top / step - 1e-9), step
+
+
 def nice_max(values: Sequence[float], floor: float = 0.05) -> float:
-    top = max([floor, *values])
-    step = 0.05 if top <= 0.5 else 0.1
-    return min(1.0, step * (int(top / step) + 1))
+    """A rate axis maximum: a round share, at most 100%."""
+    return min(1.0, nice_scale(max([floor, *values]))[0])
+
+
+def _ticks(top: float) -> list[float]:
+    hi, step = nice_scale(top)
+    n = round(hi / step)
+    return [step * i for i in range(n + 1)]
 
 
 def line_chart(
@@ -108,8 +124,7 @@ def line_chart(
         return top + (h - top - bottom) * (1 - v / ymax)
 
     body = [f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#444"/>']
-    for i in range(5):
-        v = ymax * i / 4
+    for v in _ticks(ymax):
         body.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{w - right}" y2="{py(v):.1f}" stroke="#ddd"/>')
         body.append(_text(left - 6, py(v) + 4, pct(v), anchor="end", size=10))
     body.append(f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="#444"/>')
@@ -183,7 +198,7 @@ def forest_plot(rows: Sequence[ForestRow], baseline: float | None, *, x_label: s
             f'<line x1="{px(r.low):.1f}" y1="{y:.1f}" x2="{px(r.high):.1f}" y2="{y:.1f}" stroke="{colour}" '
             f'stroke-width="2"/><circle cx="{px(r.mean):.1f}" cy="{y:.1f}" r="4" fill="{colour}"/></g>'
         )
-    body += _x_axis(left, w - right, axis_y, 0.0, xmax, x_label)
+    body += _x_axis(left, w - right, axis_y, xmax, x_label)
     return _svg(w, h, body, x_label)
 
 
@@ -211,7 +226,7 @@ def bar_chart(
     left, right, top, row_h = 130, 70, 8, 20
     w = 640
     h = top + row_h * len(bars) + 52
-    xmax = x_max or max([1e-9, *(b.value for b in bars), marker or 0.0])
+    xmax = x_max or nice_scale(max([1e-9, *(b.value for b in bars), marker or 0.0]))[0]
 
     def px(v: float) -> float:
         return left + (w - left - right) * min(v, xmax) / xmax
@@ -233,10 +248,9 @@ def bar_chart(
         body.append(_text(px(b.value) + 4, y + row_h * 0.65, b.text, size=10))
     axis_y = top + row_h * len(bars) + 4
     body.append(f'<line x1="{left}" y1="{axis_y}" x2="{w - right}" y2="{axis_y}" stroke="#444"/>')
-    for i in range(5):
-        v = xmax * i / 4
+    for v in _ticks(xmax):
         x = px(v)
-        tick = pct(v) if percent_axis else f"{v:.0f}" if xmax >= 4 else f"{v:.2f}"
+        tick = pct(v) if percent_axis else f"{v:g}"
         body.append(_text(x, axis_y + 14, tick, anchor="middle", size=10))
     if marker is not None:
         x = px(marker)

@@ -47,7 +47,7 @@ ul.alerts{list-style:none;padding:0;margin:0}
 ul.alerts li{padding:6px 8px;border-left:4px solid #888;margin-bottom:6px;background:#fafafa}
 ul.alerts li.high{border-color:#D55E00}ul.alerts li.medium{border-color:#E69F00}
 .axis-label{font-size:11px;fill:#333}
-@media (max-width:600px){main{padding:8px;gap:8px}header{padding:12px}}
+@media (max-width:600px){main{padding:8px;gap:8px}header{padding:12px}.chart svg{min-width:400px}}
 """
 
 

@@ -46,6 +46,7 @@ STATUS_COLOURS = {
     "deprecated": OKABE_ITO["vermillion"],
 }
 _FONT = "font-family:system-ui,sans-serif"
+WIDTH = 520  # viewBox width: cards are 360-700 px wide, so text stays near its nominal size
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -78,7 +79,7 @@ def _x_axis(x0: float, x1: float, y: float, hi: float, label: str) -> list[str]:
     for v in _ticks(hi):
         x = x0 + (x1 - x0) * v / hi
         out.append(f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 4}" stroke="#444"/>')
-        out.append(_text(x, y + 16, pct(v), anchor="middle", size=10))
+        out.append(_text(x, y + 16, pct(v), anchor="middle", size=11))
     out.append(_text((x0 + x1) / 2, y + 32, label, anchor="middle", extra='class="axis-label"'))
     return out
 
@@ -113,7 +114,7 @@ def line_chart(
     y_label: str,
 ) -> str:
     """Points joined by a line over ordered labels (e.g. months), with a dashed baseline."""
-    w, h, left, right, top, bottom = 640, 300, 60, 20, 20, 60
+    w, h, left, right, top, bottom = WIDTH, 280, 56, 16, 16, 58
     ymax = nice_max([*values, baseline or 0.0])
     n = len(values)
 
@@ -126,12 +127,12 @@ def line_chart(
     body = [f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#444"/>']
     for v in _ticks(ymax):
         body.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{w - right}" y2="{py(v):.1f}" stroke="#ddd"/>')
-        body.append(_text(left - 6, py(v) + 4, pct(v), anchor="end", size=10))
+        body.append(_text(left - 6, py(v) + 4, pct(v), anchor="end", size=11))
     body.append(f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="#444"/>')
-    step = max(1, n // 8)
+    step = max(1, math.ceil(n / 7))  # about seven labels fit
     for i, lab in enumerate(labels):
         if i % step == 0:
-            body.append(_text(px(i), h - bottom + 16, lab, anchor="middle", size=10))
+            body.append(_text(px(i), h - bottom + 16, lab, anchor="middle", size=11))
     body.append(_text((left + w - right) / 2, h - 14, x_label, anchor="middle", extra='class="axis-label"'))
     body.append(
         _text(14, (top + h - bottom) / 2, y_label, anchor="middle",
@@ -144,7 +145,7 @@ def line_chart(
             f'y2="{y:.1f}" stroke="{OKABE_ITO["vermillion"]}" stroke-dasharray="6 4" stroke-width="2">'
             f"<title>baseline {pct(baseline, 1)}</title></line>"
         )
-        body.append(_text(w - right, y - 6, f"baseline {pct(baseline, 1)}", anchor="end", size=10))
+        body.append(_text(left + 4, y - 6, f"baseline {pct(baseline, 1)}", size=11))
     points = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(values))
     body.append(f'<polyline points="{points}" fill="none" stroke="{OKABE_ITO["blue"]}" stroke-width="2"/>')
     for i, (lab, v, c) in enumerate(zip(labels, values, counts, strict=True)):
@@ -170,8 +171,8 @@ class ForestRow:
 
 def forest_plot(rows: Sequence[ForestRow], baseline: float | None, *, x_label: str) -> str:
     """Posterior means with credible intervals, one row per template, coloured by status."""
-    left, right, top, row_h = 110, 24, 10, 18
-    w = 640
+    left, right, top, row_h = 84, 16, 10, 18
+    w = WIDTH
     h = top + row_h * len(rows) + 56
     xmax = nice_max([r.high for r in rows] + [baseline or 0.0])
 
@@ -189,7 +190,7 @@ def forest_plot(rows: Sequence[ForestRow], baseline: float | None, *, x_label: s
     for i, r in enumerate(rows):
         y = top + row_h * (i + 0.5)
         colour = STATUS_COLOURS.get(r.status, OKABE_ITO["black"])
-        body.append(_text(left - 6, y + 4, r.label, anchor="end", size=10))
+        body.append(_text(left - 6, y + 4, r.label, anchor="end", size=11))
         body.append(
             f'<g class="mark" data-label="{_t(r.label)}" data-value="{r.mean:.4f}" data-low="{r.low:.4f}" '
             f'data-high="{r.high:.4f}" data-status="{_t(r.status)}">'
@@ -223,8 +224,8 @@ def bar_chart(
     percent_axis: bool = False,
 ) -> str:
     """Horizontal bars (labels stay readable on a narrow screen), with an optional vertical marker."""
-    left, right, top, row_h = 130, 70, 8, 20
-    w = 640
+    left, right, top, row_h = 124, 84, 8, 20
+    w = WIDTH
     h = top + row_h * len(bars) + 52
     xmax = x_max or nice_scale(max([1e-9, *(b.value for b in bars), marker or 0.0]))[0]
 
@@ -238,20 +239,20 @@ def bar_chart(
         # grouped bars (e.g. two periods of one template) name their group once
         label = (b.group or b.label) if b.group != prev_group or not b.group else ""
         prev_group = b.group
-        body.append(_text(left - 6, y + row_h * 0.65, label, anchor="end", size=10))
+        body.append(_text(left - 6, y + row_h * 0.65, label, anchor="end", size=11))
         body.append(
             f'<rect class="mark" data-label="{_t(b.group + " · " + b.label if b.group else b.label)}" '
             f'data-value="{b.value:.4f}" x="{left}" y="{y + 3:.1f}" width="{max(px(b.value) - left, 1):.1f}" '
             f'height="{row_h - 6}" fill="{b.colour}"><title>{_t(b.group + " · " if b.group else "")}'
             f"{_t(b.label)}: {_t(b.text)}</title></rect>"
         )
-        body.append(_text(px(b.value) + 4, y + row_h * 0.65, b.text, size=10))
+        body.append(_text(px(b.value) + 4, y + row_h * 0.65, b.text, size=11))
     axis_y = top + row_h * len(bars) + 4
     body.append(f'<line x1="{left}" y1="{axis_y}" x2="{w - right}" y2="{axis_y}" stroke="#444"/>')
     for v in _ticks(xmax):
         x = px(v)
         tick = pct(v) if percent_axis else f"{v:g}"
-        body.append(_text(x, axis_y + 14, tick, anchor="middle", size=10))
+        body.append(_text(x, axis_y + 14, tick, anchor="middle", size=11))
     if marker is not None:
         x = px(marker)
         body.append(
@@ -287,10 +288,10 @@ def heatmap(
     vmax = max([0.01, *(v for v, _ in cells.values())])
     body = [_text(left + cell_w * len(columns) / 2, 12, x_label, anchor="middle", extra='class="axis-label"')]
     for j, col in enumerate(columns):
-        body.append(_text(left + cell_w * (j + 0.5), top - 8, col, anchor="middle", size=10))
+        body.append(_text(left + cell_w * (j + 0.5), top - 8, col, anchor="middle", size=11))
     for i, row in enumerate(rows):
         y = top + cell_h * i
-        body.append(_text(left - 6, y + cell_h * 0.7, row, anchor="end", size=10))
+        body.append(_text(left - 6, y + cell_h * 0.7, row, anchor="end", size=11))
         for j, col in enumerate(columns):
             x = left + cell_w * j
             if (row, col) not in cells:
@@ -306,7 +307,7 @@ def heatmap(
                 f'data-count="{n}" x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}">'
                 f"<title>{_t(row)} in {_t(col)}: {pct(v, 1)} of {n} deals</title></rect>"
             )
-            body.append(_text(x + cell_w / 2, y + cell_h * 0.7, f"{pct(v)} ({n})", anchor="middle", size=10,
+            body.append(_text(x + cell_w / 2, y + cell_h * 0.7, f"{pct(v)} ({n})", anchor="middle", size=11,
                               extra=f'fill="{ink}" pointer-events="none"'))  # fmt: skip
     body.append(_text(8, h - 8, y_label, extra='class="axis-label"'))
     return _svg(w, h, body, f"{y_label} by {x_label}")

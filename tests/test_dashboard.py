@@ -166,3 +166,29 @@ def test_report_html_writes_one_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     html = out.read_text(encoding="utf-8")
     assert list(_sections(html)) == list(CHARTS)
     assert _embedded(html)["tenant"] == "acme"
+
+
+def test_a_thin_tenant_mixes_charts_and_placeholders(store: Store, tmp_path: Path) -> None:
+    """A few deals in one month: charts that can be drawn are, the rest say so; nothing breaks."""
+    from feedbackloop.connectors.csvfiles import import_csv
+
+    deals = tmp_path / "deals.csv"
+    deals.write_text(
+        "deal_id,outcome,created_at,closed_at,segment,loss_reason\n"
+        "D1,won,2026-05-01,2026-05-10,smb,\nD2,lost,2026-05-01,2026-05-12,smb,Price\n"
+        "D3,lost,2026-05-02,2026-05-20,enterprise,Timing\n",
+        encoding="utf-8",
+    )
+    messages = tmp_path / "messages.csv"
+    messages.write_text(
+        "message_id,deal_id,template_id,position,sent_at\n"
+        "M1,D1,intro,1,2026-05-02\nM2,D2,intro,1,2026-05-02\nM3,D3,other,1,2026-05-03\n",
+        encoding="utf-8",
+    )
+    import_csv(store, "thin", deals=deals, messages=messages)
+    tenant = store.resolve_tenant("thin", create=False)
+    sections = _sections(dashboard_html(store, tenant, datetime(2026, 6, 1, tzinfo=UTC)))
+    assert "Not enough data yet" in sections["winrate"]  # one month only
+    assert len(MARK.findall(sections["loss_reasons"])) == 2
+    assert len(MARK.findall(sections["heatmap"])) == 2
+    assert "placeholder" in sections["abtests"]

@@ -1,0 +1,275 @@
+"""The Salesforce sync: closed opportunities by ``(SystemModstamp, Id)`` with a look-back, and the emails
+behind them, yielded in batches whose state is safe to resume from.
+
+State (``SyncState`` bookmarks):
+
+- ``schema``: which optional fields the org has (from describe; refreshed on a full sync);
+- ``opportunities``: ``modstamp``/``id`` of the newest processed record, and ``recent``, the ids (with
+  their modstamp) processed inside the look-back window, so that re-reading the window costs one query
+  and re-processes nothing (commit order is not timestamp order, hence the look-back);
+- ``templates``: the ``SystemModstamp`` of the newest template read.
+
+Emails are fetched only for opportunities that are new to the store or whose outcome changed: our own
+write-backs (and any other edit) bump ``SystemModstamp`` but must not make the next sync re-read every
+email. A batch is one chunk of opportunities with their emails, sized so that the email query fits one
+page (2,000 records), so a crash loses at most one chunk of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from feedbackloop.connectors.base import SkippedRecord, SyncBatch, SyncState
+from feedbackloop.connectors.salesforce.client import SalesforceClient
+from feedbackloop.connectors.salesforce.mapping import (
+    CadenceStep,
+    EmailContext,
+    StageInfo,
+    cadence_positions,
+    classify_stages,
+    map_emails,
+    map_opportunity,
+    map_template,
+    parse_time,
+)
+from feedbackloop.connectors.salesforce.soql import (
+    MAX_IDS_PER_QUERY,
+    email_query,
+    opportunity_query,
+    stage_query,
+    step_query,
+    template_query,
+)
+from feedbackloop.domain import Deal, Message, Template
+
+__all__ = ["SalesforceSync", "SyncOptions", "describe_schema"]
+
+StoredOutcomes = Callable[[list[str]], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Tunables of one sync (defaults follow Salesforce's limits)."""
+
+    loss_reason_field: str | None = None
+    lookback: timedelta = timedelta(minutes=10)
+    page_size: int = 2000
+    email_rows_target: int = 1900  # aim a little under one page so that chunks rarely spill
+    max_ids: int = MAX_IDS_PER_QUERY
+    first_guess_rows_per_deal: float = 8.0
+
+
+def describe_schema(client: SalesforceClient, loss_reason_field: str | None) -> dict[str, Any]:
+    """Which optional fields exist (two describe calls), as the ``schema`` bookmark."""
+    email = {f["name"] for f in client.describe("EmailMessage").get("fields", [])}
+    opportunity = {f["name"] for f in client.describe("Opportunity").get("fields", [])}
+    return {
+        "api_version": client.api_version,
+        "has_reply": "HasReply" in email,
+        "has_click": "FirstLinkClickedDate" in email,
+        "has_tracker": "ActionCadenceStepTrackerId" in email,
+        "loss_reason_field": loss_reason_field if loss_reason_field in opportunity else None,
+        "loss_reason_configured": loss_reason_field,
+    }
+
+
+@dataclass
+class _Run:
+    """What one run has learned lazily (each costs calls, so only when needed)."""
+
+    stages: dict[str, StageInfo] | None = None
+    steps: dict[str, CadenceStep] | None = None
+    templates_done: bool = False
+    rows_seen: int = 0
+    deals_seen: int = 0
+
+
+class SalesforceSync:
+    """One sync over a client; iterate :meth:`batches`."""
+
+    def __init__(
+        self, client: SalesforceClient, options: SyncOptions, stored_outcomes: StoredOutcomes | None = None
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.stored_outcomes = stored_outcomes
+
+    def batches(self, state: SyncState, *, full: bool = False) -> Iterator[SyncBatch]:
+        if full:
+            state = SyncState()
+        schema = state.get("schema")
+        problems: list[SkippedRecord] = []
+        if (
+            full
+            or schema.get("api_version") != self.client.api_version
+            or (schema.get("loss_reason_configured") != self.options.loss_reason_field)
+        ):
+            schema = describe_schema(self.client, self.options.loss_reason_field)
+            state = SyncState({**state.bookmarks, "schema": schema})
+            if self.options.loss_reason_field and not schema["loss_reason_field"]:
+                problems.append(
+                    SkippedRecord(
+                        "field",
+                        self.options.loss_reason_field,
+                        "configured loss-reason field is not on Opportunity",
+                    )
+                )
+        cursor = state.get("opportunities")
+        since = parse_time(cursor.get("modstamp"))
+        recent: dict[str, str] = dict(cursor.get("recent") or {})
+        run = _Run()
+        query = opportunity_query(
+            since - self.options.lookback if since else None,
+            loss_reason_field=schema.get("loss_reason_field"),
+        )
+        emitted = False
+        for page in self.client.query_pages(
+            query, "the opportunity query", batch_size=self.options.page_size
+        ):
+            fresh = [r for r in page if recent.get(str(r.get("Id"))) != r.get("SystemModstamp")]
+            for chunk_state, batch in self._process(fresh, schema, state, run, problems):
+                state = chunk_state
+                problems = []
+                emitted = True
+                yield batch
+        if not emitted and problems:
+            yield SyncBatch(state=state, skipped=problems)
+
+    # -- one page of opportunities -------------------------------------------------------------------
+    def _process(
+        self,
+        records: list[dict[str, Any]],
+        schema: Mapping[str, Any],
+        state: SyncState,
+        run: _Run,
+        problems: list[SkippedRecord],
+    ) -> Iterator[tuple[SyncState, SyncBatch]]:
+        if not records:
+            return
+        if run.stages is None:
+            run.stages = classify_stages(self.client.query(stage_query(), "the stage query"))
+        deals: dict[str, Deal] = {}
+        skipped = list(problems)
+        for r in records:
+            mapped = map_opportunity(r, run.stages, schema.get("loss_reason_field"))
+            if isinstance(mapped, Deal):
+                deals[mapped.deal_id] = mapped
+            else:
+                skipped.append(SkippedRecord("deal", str(r.get("Id")), mapped))
+        known = self.stored_outcomes(list(deals)) if self.stored_outcomes and deals else {}
+        need_emails = {d for d in deals if known.get(d) != str(deals[d].outcome)}
+        contacts = {str(r["Id"]): _contact_of(r) for r in records}
+        chunks = self._chunks(records, need_emails, run)
+        for chunk in chunks:
+            chunk_ids = [str(r["Id"]) for r in chunk]
+            messages: list[Message] = []
+            email_ids = [i for i in chunk_ids if i in need_emails]
+            if email_ids:
+                messages, email_skips = self._emails(email_ids, schema, contacts, run)
+                skipped.extend(email_skips)
+            templates = self._templates(run, state) if messages or not run.templates_done else []
+            state = self._advance(state, chunk, templates)
+            batch = SyncBatch(
+                deals=[deals[i] for i in chunk_ids if i in deals],
+                messages=messages,
+                templates=templates,
+                state=state,
+                skipped=skipped,
+            )
+            skipped = []
+            yield state, batch
+
+    def _chunks(self, records: list[dict[str, Any]], need: set[str], run: _Run) -> list[list[dict[str, Any]]]:
+        """Consecutive runs of records whose emails fit (by the running average) one page."""
+        chunks: list[list[dict[str, Any]]] = []
+        current: list[dict[str, Any]] = []
+        with_emails = 0
+        for r in records:
+            current.append(r)
+            with_emails += str(r["Id"]) in need
+            per_deal = (
+                run.rows_seen / run.deals_seen if run.deals_seen else self.options.first_guess_rows_per_deal
+            )
+            limit = max(
+                20, min(self.options.max_ids, int(self.options.email_rows_target / max(per_deal, 0.1)))
+            )
+            if with_emails >= limit or len(current) >= self.options.page_size:
+                chunks.append(current)
+                current, with_emails = [], 0
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _emails(
+        self, opp_ids: list[str], schema: Mapping[str, Any], contacts: dict[str, str | None], run: _Run
+    ) -> tuple[list[Message], list[SkippedRecord]]:
+        if schema.get("has_tracker") and run.steps is None:
+            run.steps = cadence_positions(self.client.query(step_query(), "the cadence step query"))
+        soql = email_query(
+            opp_ids,
+            has_reply=bool(schema.get("has_reply")),
+            has_click=bool(schema.get("has_click")),
+            has_tracker=bool(schema.get("has_tracker")),
+        )
+        rows = self.client.query(soql, "the email query")
+        run.rows_seen += len(rows)
+        run.deals_seen += len(opp_ids)
+        context = EmailContext(
+            run.steps or {}, bool(schema.get("has_reply")), bool(schema.get("has_click")), contacts
+        )
+        messages, skipped = map_emails(rows, context)
+        return messages, [SkippedRecord("message", i, reason) for i, reason in skipped]
+
+    def _templates(self, run: _Run, state: SyncState) -> list[Template]:
+        """Templates changed since the bookmark, read once per run (with the first batch that needs them)."""
+        if run.templates_done:
+            return []
+        run.templates_done = True
+        since = parse_time(state.get("templates").get("modstamp"))
+        return [map_template(r) for r in self.client.query(template_query(since), "the template query")]
+
+    def _advance(self, state: SyncState, chunk: list[dict[str, Any]], templates: list[Template]) -> SyncState:
+        """The state after ``chunk``: newest (modstamp, id), and the ids inside the look-back window."""
+        cursor = state.get("opportunities")
+        best = (parse_time(cursor.get("modstamp")), str(cursor.get("id") or ""))
+        recent: dict[str, str] = dict(cursor.get("recent") or {})
+        for r in chunk:
+            key = (parse_time(r.get("SystemModstamp")), str(r["Id"]))
+            recent[str(r["Id"])] = str(r.get("SystemModstamp"))
+            if best[0] is None or (key[0] is not None and (key[0], key[1]) > (best[0], best[1])):
+                best = key
+        newest: datetime | None = best[0]
+        if newest is not None:
+            floor = newest - self.options.lookback
+            recent = {i: s for i, s in recent.items() if (parse_time(s) or newest) >= floor}
+        stamp = next(
+            (
+                r.get("SystemModstamp")
+                for r in chunk
+                if (parse_time(r.get("SystemModstamp")), str(r["Id"])) == best
+            ),
+            cursor.get("modstamp"),
+        )
+        state = state.with_bookmark("opportunities", modstamp=stamp, id=best[1], recent=recent)
+        stamps = [
+            (parse_time(t.extra.get("modstamp")), t.extra["modstamp"])
+            for t in templates
+            if t.extra.get("modstamp")
+        ]
+        if stamps:
+            state = state.with_bookmark("templates", modstamp=max(stamps)[1])
+        return state
+
+
+def _contact_of(record: Mapping[str, Any]) -> str | None:
+    """The opportunity's contact: its primary contact role, else ``ContactId``."""
+    roles = record.get("OpportunityContactRoles")
+    rows = list(roles.get("records") or []) if isinstance(roles, Mapping) else []
+    primary = [r for r in rows if r.get("IsPrimary")] or rows
+    if primary and primary[0].get("ContactId"):
+        return str(primary[0]["ContactId"])
+    contact = record.get("ContactId")
+    return str(contact) if contact else None

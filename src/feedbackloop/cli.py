@@ -16,6 +16,7 @@ from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_salesforce import connect_salesforce
 from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.sandbox import sandbox
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -36,6 +37,7 @@ app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("sandbox")(sandbox)
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import subprocess
@@ -326,3 +327,61 @@ def test_write_back_above_the_threshold_uses_bulk_api_2(
     assert any("jobs/ingest" in key for key in stats["by_endpoint"])
     stored = connector.client.query("SELECT COUNT() FROM Template_Score__c", "count")
     assert stored == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feedbackloop.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+        timeout=300,
+    )
+
+
+def test_cli_connect_check_install_sync(fresh_org: Any, settings: Settings) -> None:
+    connect = _cli(
+        "connect",
+        "salesforce",
+        "--instance-url",
+        fresh_org.url,
+        "--token",
+        "sandbox-token",
+        "--ca-bundle",
+        fresh_org.ca_file,
+        "--tenant",
+        "acme",
+        "--format",
+        "json",
+    )
+    assert connect.returncode == 0, connect.stderr
+    connected = json.loads(connect.stdout)
+    assert connected["provider"] == "salesforce"
+    assert connected["org_id"] == fresh_org.sandbox.org.org_id
+    check = json.loads(_cli("check", "--tenant", "acme", "--format", "json").stdout)
+    assert check["ok"]
+    assert check["available"]["HasReply"]
+    assert check["quota"]["daily_max"] == 100_000
+    installed = json.loads(_cli("install", "--tenant", "acme", "--format", "json").stdout)
+    assert "Template_Score__c" in installed["created"]
+    assert "Opportunity.FL_Template_Scores__c" in installed["created"]
+    synced = json.loads(_cli("sync", "--tenant", "acme", "--format", "json").stdout)
+    truth = fresh_org.sandbox.world.truth_summary()
+    assert synced["deals"] == truth["deals"]["won"] + truth["deals"]["lost"]
+    assert synced["messages"] == truth["emails"]
+    bad = _cli(
+        "connect",
+        "salesforce",
+        "--instance-url",
+        fresh_org.url,
+        "--token",
+        "wrong",
+        "--ca-bundle",
+        fresh_org.ca_file,
+        "--tenant",
+        "other",
+    )
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
+    assert "wrong" not in bad.stderr

@@ -174,7 +174,6 @@ def _grant(client: SalesforceClient, user_id: str | None) -> str | None:
                         "PermissionsEdit": True,
                     }
                     for f in fields
-                    if not f.endswith("Template_Id__c")
                 ],
             },
         )

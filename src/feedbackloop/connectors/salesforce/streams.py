@@ -57,9 +57,9 @@ class SyncOptions:
     loss_reason_field: str | None = None
     lookback: timedelta = timedelta(minutes=10)
     page_size: int = 2000
-    email_rows_target: int = 1900  # aim a little under one page so that chunks rarely spill
+    email_rows_target: int = 1800  # aim under one page (2,000) so that chunks rarely spill into a second
     max_ids: int = MAX_IDS_PER_QUERY
-    first_guess_rows_per_deal: float = 8.0
+    first_guess_rows_per_deal: float = 4.0  # outbound + replies per deal; learnt from the first chunk
 
 
 def describe_schema(client: SalesforceClient, loss_reason_field: str | None) -> dict[str, Any]:

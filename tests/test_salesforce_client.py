@@ -197,3 +197,32 @@ def test_org_id_from_identity_url() -> None:
         == "00D000000000001"
     )
     assert org_id_from_identity(None) is None
+
+
+@responses.activate
+def test_write_back_retries_failed_records_and_reports_the_rest() -> None:
+    from datetime import UTC, datetime
+
+    from feedbackloop.connectors.base import DealWriteBack, WriteBackPlan
+    from feedbackloop.connectors.salesforce.writeback import write_back
+
+    url = f"{BASE}/services/data/v62.0/composite/sobjects"
+    lock = {"success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "locked"}]}
+    bad = {"success": False, "errors": [{"statusCode": "MALFORMED_ID", "message": "bad id"}]}
+    responses.patch(url, json=[{"id": "006A", "success": True}, lock, bad])
+    responses.patch(url, json=[{"id": "006B", "success": True}, bad])
+    responses.patch(url, json=[bad])
+    plan = WriteBackPlan(
+        datetime(2026, 11, 1, tzinfo=UTC),
+        deals=[DealWriteBack(d, "A: 0.1", "") for d in ("006A", "006B", "bad")],
+    )
+    report = write_back(_client(), plan, sleep=lambda _s: None)
+    assert (report.updated, report.failed, report.api_calls) == (2, 1, 3)
+    assert [(f.kind, f.record_id, f.reason) for f in report.failures] == [
+        ("deal", "bad", "MALFORMED_ID: bad id")
+    ]
+    import json
+
+    retried = [r["id"] for r in json.loads(responses.calls[1].request.body)["records"]]
+    assert retried == ["006B", "bad"]
+    assert json.loads(responses.calls[0].request.body)["allOrNone"] is False

@@ -385,3 +385,54 @@ def test_cli_connect_check_install_sync(fresh_org: Any, settings: Settings) -> N
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
     assert "wrong" not in bad.stderr
+
+
+def test_writeback_runner_second_run_writes_nothing(fresh_org: Any, store: Store, settings: Settings) -> None:
+    from feedbackloop.connectors.writeback import run_writeback
+
+    tenant = _tenant(store, settings, fresh_org)
+    connector = SalesforceConnector(settings, store, tenant, policy=FAST)
+    connector.install()
+    run_sync(store, tenant, connector)
+    templates = store.templates_frame(tenant)["template_id"].tolist()
+    result = {
+        "schema_version": 1,
+        "templates": [
+            {
+                "template_id": t,
+                "name": f"T{i}",
+                "score": 0.1 * (i % 5) - 0.2,
+                "score_se": 0.1,
+                "win_rate": 0.3,
+                "ci_low": 0.2,
+                "ci_high": 0.4,
+                "status": "deprecated" if i == 0 else "active",
+                "deals": 40,
+            }
+            for i, t in enumerate(templates)
+        ],
+        "segments": {"top_templates": {"smb": [{"template_id": templates[1]}]}},
+    }
+    first = run_writeback(store, tenant, connector, result)
+    open_count = sum(1 for r in fresh_org.sandbox.org.rows("Opportunity") if not r["IsClosed"])
+    assert first.failed == 0
+    assert first.updated >= len(templates) + open_count
+    second = run_writeback(store, tenant, connector, result)
+    assert (second.updated, second.failed) == (0, 0)
+    assert second.unchanged == first.updated
+    written = connector.client.query(
+        "SELECT Id, FL_Recommended_Next_Template__c FROM Opportunity WHERE IsClosed = false", "check"
+    )
+    assert sum(1 for r in written if r["FL_Recommended_Next_Template__c"]) > 0
+
+
+def test_open_deals_know_their_next_step(fresh_org: Any, store: Store, settings: Settings) -> None:
+    tenant = _tenant(store, settings, fresh_org)
+    deals = {d.deal_id: d for d in SalesforceConnector(settings, store, tenant, policy=FAST).open_deals()}
+    world = fresh_org.sandbox.world
+    open_world = world.deals_frame().query("outcome == 'open'")
+    assert set(deals) == {sid("Opportunity", d) for d in open_world["deal_id"]}
+    sent = world.messages_frame().dropna(subset=["position"]).groupby("deal_id")["position"].max()
+    for deal_id in open_world["deal_id"]:
+        expected = int(sent.get(deal_id, 0)) + 1
+        assert deals[sid("Opportunity", deal_id)].next_position == expected

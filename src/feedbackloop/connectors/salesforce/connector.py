@@ -17,6 +17,7 @@ from feedbackloop.config.settings import Settings
 from feedbackloop.connectors.base import (
     CheckReport,
     InstallReport,
+    OpenDeal,
     SyncBatch,
     SyncState,
     WriteBackPlan,
@@ -26,7 +27,7 @@ from feedbackloop.connectors.retry import RetryPolicy
 from feedbackloop.connectors.salesforce.client import DEFAULT_API_VERSION, QuotaGuard, SalesforceClient
 from feedbackloop.connectors.salesforce.install import install
 from feedbackloop.connectors.salesforce.oauth import ACCESS_TOKEN, REFRESH_TOKEN, OAuthApp, save_tokens
-from feedbackloop.connectors.salesforce.streams import SalesforceSync, SyncOptions
+from feedbackloop.connectors.salesforce.streams import SalesforceSync, SyncOptions, describe_schema
 from feedbackloop.connectors.salesforce.writeback import write_back
 from feedbackloop.crypto import secret_box
 from feedbackloop.errors import ConnectorError, CredentialError
@@ -153,6 +154,15 @@ class SalesforceConnector:
 
     def write_back(self, plan: WriteBackPlan) -> WriteBackReport:
         return write_back(self.client, plan)
+
+    def open_deals(self) -> Iterator[OpenDeal]:
+        """Open opportunities for next-template advice (``SupportsOpenDeals``)."""
+        from feedbackloop.connectors.sync import load_sync_state
+
+        schema = load_sync_state(self.store, self.tenant).get("schema")
+        if schema.get("api_version") != self.client.api_version:
+            schema = describe_schema(self.client, self.loss_reason_field)
+        return SalesforceSync(self.client, self.sync_options).open_deals(schema)
 
     def _stored_outcomes(self, deal_ids: list[str]) -> dict[str, str]:
         """Outcomes already stored for these deals (their emails came with them in the same batch)."""

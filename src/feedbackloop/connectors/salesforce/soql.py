@@ -16,6 +16,7 @@ from simple_salesforce.format import format_soql
 __all__ = [
     "MAX_IDS_PER_QUERY",
     "email_query",
+    "open_opportunity_query",
     "opportunity_query",
     "soql_datetime",
     "stage_query",
@@ -70,6 +71,15 @@ def opportunity_query(since: datetime | None, *, loss_reason_field: str | None) 
     if since is not None:
         where += f" AND SystemModstamp >= {soql_datetime(since)}"
     return f"SELECT {', '.join(fields + children)} FROM Opportunity WHERE {where} ORDER BY SystemModstamp, Id"
+
+
+def open_opportunity_query() -> str:
+    """Open opportunities (for next-template advice), in id order."""
+    return (
+        "SELECT Id, AccountId, Account.NumberOfEmployees, ContactId, "
+        "(SELECT ContactId, IsPrimary FROM OpportunityContactRoles) "
+        "FROM Opportunity WHERE IsClosed = false ORDER BY Id"
+    )
 
 
 def email_query(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from feedbackloop.connectors.base import SkippedRecord, SyncBatch, SyncState
+from feedbackloop.connectors.base import OpenDeal, SkippedRecord, SyncBatch, SyncState
 from feedbackloop.connectors.salesforce.client import SalesforceClient
 from feedbackloop.connectors.salesforce.mapping import (
     CadenceStep,
@@ -34,10 +34,12 @@ from feedbackloop.connectors.salesforce.mapping import (
     map_opportunity,
     map_template,
     parse_time,
+    segment_for,
 )
 from feedbackloop.connectors.salesforce.soql import (
     MAX_IDS_PER_QUERY,
     email_query,
+    open_opportunity_query,
     opportunity_query,
     stage_query,
     step_query,
@@ -137,6 +139,28 @@ class SalesforceSync:
                 yield batch
         if not emitted and problems:
             yield SyncBatch(state=state, skipped=problems)
+
+    def open_deals(self, schema: Mapping[str, Any]) -> Iterator[OpenDeal]:
+        """Open opportunities with their segment, the templates they received and their next step."""
+        run = _Run()
+        for page in self.client.query_pages(open_opportunity_query(), "the open opportunity query"):
+            contacts = {str(r["Id"]): _contact_of(r) for r in page}
+            for start in range(0, len(page), self.options.max_ids):
+                chunk = page[start : start + self.options.max_ids]
+                messages, _ = self._emails([str(r["Id"]) for r in chunk], schema, contacts, run)
+                by_deal: dict[str, list[Message]] = {}
+                for m in messages:
+                    by_deal.setdefault(m.deal_id, []).append(m)
+                for r in chunk:
+                    sent = by_deal.get(str(r["Id"]), [])
+                    positions = [m.position for m in sent if m.position]
+                    account = r.get("Account") if isinstance(r.get("Account"), Mapping) else {}
+                    yield OpenDeal(
+                        deal_id=str(r["Id"]),
+                        segment=segment_for((account or {}).get("NumberOfEmployees")),
+                        next_position=max(positions) + 1 if positions else 1,
+                        templates_received=tuple(dict.fromkeys(m.template_id for m in sent if m.template_id)),
+                    )
 
     # -- one page of opportunities -------------------------------------------------------------------
     def _process(

@@ -223,6 +223,6 @@ def test_write_back_retries_failed_records_and_reports_the_rest() -> None:
     ]
     import json
 
-    retried = [r["id"] for r in json.loads(responses.calls[1].request.body)["records"]]
+    retried = [r["id"] for r in json.loads(responses.calls[1].request.body or "")["records"]]
     assert retried == ["006B", "bad"]
-    assert json.loads(responses.calls[0].request.body)["allOrNone"] is False
+    assert json.loads(responses.calls[0].request.body or "")["allOrNone"] is False

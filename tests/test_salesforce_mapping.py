@@ -200,3 +200,33 @@ def test_queries_select_optional_fields_only_when_present() -> None:
     assert "Reason_Lost__c" in soql
     assert "ORDER BY SystemModstamp, Id" in soql
     assert "IsClosed = true" in soql
+
+
+def test_unlinked_emails_reach_the_opportunity_through_contact_roles() -> None:
+    from feedbackloop.connectors.salesforce.contactroles import attribute_emails
+
+    def opp(opp_id: str, created: str, closed: str | None, contact: str) -> dict[str, Any]:
+        roles = {"records": [{"ContactId": contact}]}
+        return {
+            "Id": opp_id,
+            "CreatedDate": created,
+            "CloseDate": closed,
+            "IsClosed": closed is not None,
+            "OpportunityContactRoles": roles,
+        }
+
+    opportunities = [
+        opp("006OLD", "2026-01-01T00:00:00.000+0000", "2026-03-01", "003C"),
+        opp("006NEW", "2026-04-01T00:00:00.000+0000", "2026-06-01", "003C"),
+        opp("006ELSE", "2026-01-01T00:00:00.000+0000", None, "003D"),
+    ]
+    emails = [
+        {"Id": "02sA", "MessageDate": "2026-02-10T09:00:00.000+0000"},  # while the first was open
+        {"Id": "02sB", "MessageDate": "2026-05-10T09:00:00.000+0000"},  # while the second was open
+        {"Id": "02sC", "MessageDate": "2026-03-20T09:00:00.000+0000"},  # between the two: nobody's
+        {"Id": "02sD", "MessageDate": "2026-05-10T09:00:00.000+0000"},  # a contact on no opportunity
+    ]
+    relations = [{"EmailMessageId": e, "RelationId": "003C"} for e in ("02sA", "02sB", "02sC")]
+    relations.append({"EmailMessageId": "02sD", "RelationId": "003X"})
+    linked = {e["Id"]: e["RelatedToId"] for e in attribute_emails(emails, relations, opportunities)}
+    assert linked == {"02sA": "006OLD", "02sB": "006NEW"}

@@ -15,13 +15,16 @@ from simple_salesforce.format import format_soql
 
 __all__ = [
     "MAX_IDS_PER_QUERY",
+    "email_fields",
     "email_query",
     "open_opportunity_query",
     "opportunity_query",
+    "relation_query",
     "soql_datetime",
     "stage_query",
     "step_query",
     "template_query",
+    "unlinked_email_query",
 ]
 
 #: 18-char ids URL-encode to ~27 bytes in an IN list: 400 of them stay well under the 16 KB URI limit.
@@ -76,35 +79,49 @@ def opportunity_query(since: datetime | None, *, loss_reason_field: str | None) 
 def open_opportunity_query() -> str:
     """Open opportunities (for next-template advice), in id order."""
     return (
-        "SELECT Id, AccountId, Account.NumberOfEmployees, ContactId, "
+        "SELECT Id, AccountId, Account.NumberOfEmployees, ContactId, CreatedDate, CloseDate, IsClosed, "
         "(SELECT ContactId, IsPrimary FROM OpportunityContactRoles) "
         "FROM Opportunity WHERE IsClosed = false ORDER BY Id"
     )
 
 
-def email_query(
-    opportunity_ids: Sequence[str], *, has_reply: bool, has_click: bool, has_tracker: bool
-) -> str:
-    """Outbound and incoming emails related to the opportunities (the text only for replies' features)."""
-    fields = [
-        "Id",
-        "RelatedToId",
-        "Incoming",
-        "MessageDate",
-        "ThreadIdentifier",
-        "IsOpened",
-        "EmailTemplateId",
-        "TextBody",
-    ]
+def email_fields(*, has_reply: bool, has_click: bool, has_tracker: bool) -> list[str]:
+    """The EmailMessage fields the sync reads (optional ones only where the org has them)."""
+    fields = ["Id", "RelatedToId", "Incoming", "MessageDate", "ThreadIdentifier", "IsOpened",
+              "EmailTemplateId", "TextBody"]  # fmt: skip
     if has_reply:
         fields.append("HasReply")
     if has_click:
         fields.append("FirstLinkClickedDate")
     if has_tracker:
         fields += ["ActionCadenceStepTrackerId", "ActionCadenceStepTracker.ActionCadenceStepId"]
+    return fields
+
+
+def email_query(opportunity_ids: Sequence[str], **flags: bool) -> str:
+    """Outbound and incoming emails related to the opportunities (the text only for replies' features)."""
     return format_soql(
-        f"SELECT {', '.join(fields)} FROM EmailMessage WHERE RelatedToId IN {{}} ORDER BY MessageDate, Id",
+        f"SELECT {', '.join(email_fields(**flags))} FROM EmailMessage WHERE RelatedToId IN {{}} "
+        "ORDER BY MessageDate, Id",
         list(opportunity_ids),
+    )
+
+
+def relation_query(contact_ids: Sequence[str]) -> str:
+    """Which emails went to or came from these contacts (``EmailMessageRelation``, reference §2.2)."""
+    return format_soql(
+        "SELECT EmailMessageId, RelationId FROM EmailMessageRelation WHERE RelationId IN {} "
+        "AND RelationType IN ('ToAddress', 'FromAddress')",
+        list(contact_ids),
+    )
+
+
+def unlinked_email_query(email_ids: Sequence[str], **flags: bool) -> str:
+    """These emails, when they are not related to any record (logged from an inbox, say)."""
+    return format_soql(
+        f"SELECT {', '.join(email_fields(**flags))} FROM EmailMessage "
+        "WHERE Id IN {} AND RelatedToId = null ORDER BY MessageDate, Id",
+        list(email_ids),
     )
 
 

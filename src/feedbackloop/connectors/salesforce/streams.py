@@ -24,6 +24,7 @@ from typing import Any
 
 from feedbackloop.connectors.base import OpenDeal, SkippedRecord, SyncBatch, SyncState
 from feedbackloop.connectors.salesforce.client import SalesforceClient
+from feedbackloop.connectors.salesforce.contactroles import emails_via_contact_roles
 from feedbackloop.connectors.salesforce.mapping import (
     CadenceStep,
     EmailContext,
@@ -65,10 +66,14 @@ class SyncOptions:
 
 
 def describe_schema(client: SalesforceClient, loss_reason_field: str | None) -> dict[str, Any]:
-    """Which optional fields exist (two describe calls), as the ``schema`` bookmark."""
+    """Which optional objects and fields exist (three describe calls), as the ``schema`` bookmark."""
+    objects = {
+        o["name"] for o in (client.restful("sobjects", "the global describe") or {}).get("sobjects", [])
+    }
     email = {f["name"] for f in client.describe("EmailMessage").get("fields", [])}
     opportunity = {f["name"] for f in client.describe("Opportunity").get("fields", [])}
     return {
+        "has_relation": "EmailMessageRelation" in objects,
         "api_version": client.api_version,
         "has_reply": "HasReply" in email,
         "has_click": "FirstLinkClickedDate" in email,
@@ -144,10 +149,9 @@ class SalesforceSync:
         """Open opportunities with their segment, the templates they received and their next step."""
         run = _Run()
         for page in self.client.query_pages(open_opportunity_query(), "the open opportunity query"):
-            contacts = {str(r["Id"]): _contact_of(r) for r in page}
             for start in range(0, len(page), self.options.max_ids):
                 chunk = page[start : start + self.options.max_ids]
-                messages, _ = self._emails([str(r["Id"]) for r in chunk], schema, contacts, run)
+                messages, _ = self._emails(chunk, schema, run)
                 by_deal: dict[str, list[Message]] = {}
                 for m in messages:
                     by_deal.setdefault(m.deal_id, []).append(m)
@@ -185,14 +189,13 @@ class SalesforceSync:
                 skipped.append(SkippedRecord("deal", str(r.get("Id")), mapped))
         known = self.stored_outcomes(list(deals)) if self.stored_outcomes and deals else {}
         need_emails = {d for d in deals if known.get(d) != str(deals[d].outcome)}
-        contacts = {str(r["Id"]): _contact_of(r) for r in records}
         chunks = self._chunks(records, need_emails, run)
         for chunk in chunks:
             chunk_ids = [str(r["Id"]) for r in chunk]
             messages: list[Message] = []
-            email_ids = [i for i in chunk_ids if i in need_emails]
-            if email_ids:
-                messages, email_skips = self._emails(email_ids, schema, contacts, run)
+            wanted = [r for r in chunk if str(r["Id"]) in need_emails]
+            if wanted:
+                messages, email_skips = self._emails(wanted, schema, run)
                 skipped.extend(email_skips)
             templates = self._templates(run, state) if messages or not run.templates_done else []
             state = self._advance(state, chunk, templates)
@@ -228,19 +231,18 @@ class SalesforceSync:
         return chunks
 
     def _emails(
-        self, opp_ids: list[str], schema: Mapping[str, Any], contacts: dict[str, str | None], run: _Run
+        self, records: list[dict[str, Any]], schema: Mapping[str, Any], run: _Run
     ) -> tuple[list[Message], list[SkippedRecord]]:
+        """The emails of these opportunities: related to them directly, and through their contact roles."""
         if schema.get("has_tracker") and run.steps is None:
             run.steps = cadence_positions(self.client.query(step_query(), "the cadence step query"))
-        soql = email_query(
-            opp_ids,
-            has_reply=bool(schema.get("has_reply")),
-            has_click=bool(schema.get("has_click")),
-            has_tracker=bool(schema.get("has_tracker")),
-        )
-        rows = self.client.query(soql, "the email query")
+        flags = {name: bool(schema.get(name)) for name in ("has_reply", "has_click", "has_tracker")}
+        rows = self.client.query(email_query([str(r["Id"]) for r in records], **flags), "the email query")
         run.rows_seen += len(rows)
-        run.deals_seen += len(opp_ids)
+        run.deals_seen += len(records)
+        if schema.get("has_relation"):
+            rows += emails_via_contact_roles(self.client, records, flags)
+        contacts = {str(r["Id"]): _contact_of(r) for r in records}
         context = EmailContext(
             run.steps or {}, bool(schema.get("has_reply")), bool(schema.get("has_click")), contacts
         )

@@ -1,9 +1,9 @@
 """Salesforce sync against the sandbox's default world: API calls vs. what the limits imply, time, memory.
 
 "Implied" calls are the fewest the page and batch limits allow: three describes (global, EmailMessage,
-Opportunity), one stage query, the
-template and cadence-step queries (2,000 records a page), the closed opportunities (2,000 a page), and
-the email queries: at least one per 400 opportunity ids (the URI limit) and one per 2,000 email rows.
+Opportunity), one stage query, the template and cadence-step queries (2,000 records a page), the closed
+opportunities (2,000 a page), and the email queries: at least one per 400 opportunity ids (the URI
+limit) and one per 2,000 email rows.
 """
 
 from __future__ import annotations

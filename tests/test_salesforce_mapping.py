@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 
-from feedbackloop.connectors.salesforce.mapping import (
+from feedbackloop.connectors.salesforce.emails import (
     EmailContext,
     cadence_positions,
-    classify_stages,
     map_emails,
-    map_opportunity,
-    segment_for,
+    sentiment_of,
 )
+from feedbackloop.connectors.salesforce.mapping import classify_stages, map_opportunity, segment_for
 from feedbackloop.connectors.salesforce.soql import email_query, opportunity_query
 from feedbackloop.domain import Outcome
 
@@ -230,3 +229,20 @@ def test_unlinked_emails_reach_the_opportunity_through_contact_roles() -> None:
     relations.append({"EmailMessageId": "02sD", "RelationId": "003X"})
     linked = {e["Id"]: e["RelatedToId"] for e in attribute_emails(emails, relations, opportunities)}
     assert linked == {"02sA": "006OLD", "02sB": "006NEW"}
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        pytest.param("Sounds great, let's book a call next week.", 1, id="meeting"),
+        pytest.param("Yes, let's talk. Does Tuesday work for a call?", 1, id="yes"),
+        pytest.param("Thanks, but the pricing is above our budget", -1, id="price"),
+        pytest.param("Thanks, but I need to check with my boss", -1, id="authority"),
+        pytest.param("Please unsubscribe me, not interested.", -1, id="refusal"),
+        pytest.param("Thanks for reaching out.", 0, id="courtesy"),
+    ],
+)
+def test_reply_sentiment_sign(text: str, sign: int) -> None:
+    score = sentiment_of(text)
+    assert score is not None
+    assert (score > 0) - (score < 0) == sign

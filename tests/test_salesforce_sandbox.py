@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -27,7 +29,7 @@ from feedbackloop.crypto import secret_box
 from feedbackloop.errors import QuotaExhausted
 from feedbackloop.sandbox.world import WorldConfig, generate_world
 from feedbackloop.store import Store, TenantRef
-from feedbackloop.store.models import DealRow
+from feedbackloop.store.models import DealRow, MessageRow
 from tests.connector_contract import ConnectorContract
 
 # The emulated org lives on branch `sandbox-salesforce`; without it these tests skip.
@@ -103,12 +105,27 @@ def _snapshot(store: Store, tenant: TenantRef) -> tuple[pd.DataFrame, pd.DataFra
     return deals, messages
 
 
-def test_full_sync_matches_the_world(fresh_org: Any, store: Store, settings: Settings) -> None:
-    """Every closed deal and email, with templates (also those known only through cadence steps),
-    positions, engagement, stage lost, competitor and loss reason as the world has them."""
+@pytest.fixture(scope="module")
+def default_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The sandbox on the default world (seed 1, 2,000 deals), as `feedbackloop sandbox` serves it."""
+    server = sandbox.start_salesforce(generate_world(WorldConfig()), tmp_path_factory.mktemp("sf-default"))
+    yield server
+    server.stop()
+
+
+def test_full_sync_matches_the_world(default_org: Any, store: Store, settings: Settings) -> None:
+    """Every closed deal and email of the default world, with templates (also those known only through
+    cadence steps), positions, engagement, stage lost, competitor and loss reason as the world has them;
+    a second sync with nothing changed makes at most 3 calls."""
+    fresh_org = default_org
     tenant = _tenant(store, settings, fresh_org)
     connector = SalesforceConnector(settings, store, tenant, policy=FAST)
     run_sync(store, tenant, connector, full=True)
+    truth = fresh_org.sandbox.world.truth_summary()
+    assert store.count(DealRow, tenant) == truth["deals"]["won"] + truth["deals"]["lost"]
+    before = connector.api_calls
+    run_sync(store, tenant, connector)
+    assert connector.api_calls - before <= 3
     world = fresh_org.sandbox.world
     closed = world.deals_frame().query("outcome != 'open'").copy()
     closed["sf"] = [sid("Opportunity", d) for d in closed["deal_id"]]
@@ -135,6 +152,14 @@ def test_full_sync_matches_the_world(fresh_org: Any, store: Store, settings: Set
     assert (stored["deal_id"].tolist()) == [sid("Opportunity", d) for d in sent["deal_id"]]
     cadence_only = fresh_org.sandbox.org.rows("EmailMessage")
     assert any(r["EmailTemplateId"] is None and r["ActionCadenceStepTrackerId"] for r in cadence_only)
+    replied = sent["response_sentiment"].notna().to_numpy()
+    got_sentiment = stored["response_sentiment"].to_numpy()[replied].astype(float)
+    assert (
+        np.corrcoef(got_sentiment, sent["response_sentiment"].to_numpy()[replied].astype(float))[0, 1] > 0.9
+    )
+    if importlib.util.find_spec("feedbackloop.engine") is not None:  # the taxonomy lives on branch `insights`
+        want = [o or "" for o in sent["objections"].where(sent["objections"].notna(), None)]
+        assert [o or "" for o in _nones(stored["objections"])] == want
 
 
 @pytest.fixture
@@ -303,6 +328,8 @@ def test_own_write_backs_do_not_make_the_next_sync_reread_emails(
     assert summary.messages == 0
     assert summary.deals == len(deals)
     assert connector.api_calls - before <= 3  # opportunity page(s) + stages + templates, no email queries
+    again = run_sync(store, tenant, connector, full=True)  # --full re-reads every email all the same
+    assert again.messages == store.count(MessageRow, tenant) > 0
 
 
 def test_write_back_above_the_threshold_uses_bulk_api_2(

@@ -25,13 +25,10 @@ from typing import Any
 from feedbackloop.connectors.base import OpenDeal, SkippedRecord, SyncBatch, SyncState
 from feedbackloop.connectors.salesforce.client import SalesforceClient
 from feedbackloop.connectors.salesforce.contactroles import emails_via_contact_roles
+from feedbackloop.connectors.salesforce.emails import CadenceStep, EmailContext, cadence_positions, map_emails
 from feedbackloop.connectors.salesforce.mapping import (
-    CadenceStep,
-    EmailContext,
     StageInfo,
-    cadence_positions,
     classify_stages,
-    map_emails,
     map_opportunity,
     map_template,
     parse_time,
@@ -90,6 +87,7 @@ class _Run:
     stages: dict[str, StageInfo] | None = None
     steps: dict[str, CadenceStep] | None = None
     templates_done: bool = False
+    full: bool = False  # a full sync re-reads every email, whatever the store holds
     rows_seen: int = 0
     deals_seen: int = 0
 
@@ -127,7 +125,7 @@ class SalesforceSync:
         cursor = state.get("opportunities")
         since = parse_time(cursor.get("modstamp"))
         recent: dict[str, str] = dict(cursor.get("recent") or {})
-        run = _Run()
+        run = _Run(full=full)
         query = opportunity_query(
             since - self.options.lookback if since else None,
             loss_reason_field=schema.get("loss_reason_field"),
@@ -187,7 +185,8 @@ class SalesforceSync:
                 deals[mapped.deal_id] = mapped
             else:
                 skipped.append(SkippedRecord("deal", str(r.get("Id")), mapped))
-        known = self.stored_outcomes(list(deals)) if self.stored_outcomes and deals else {}
+        use_store = self.stored_outcomes is not None and deals and not run.full
+        known = self.stored_outcomes(list(deals)) if use_store and self.stored_outcomes else {}
         need_emails = {d for d in deals if known.get(d) != str(deals[d].outcome)}
         chunks = self._chunks(records, need_emails, run)
         for chunk in chunks:

@@ -463,3 +463,20 @@ def test_open_deals_know_their_next_step(fresh_org: Any, store: Store, settings:
     for deal_id in open_world["deal_id"]:
         expected = int(sent.get(deal_id, 0)) + 1
         assert deals[sid("Opportunity", deal_id)].next_position == expected
+
+
+def test_slow_answers_time_out_and_are_retried(fresh_org: Any, store: Store, settings: Settings) -> None:
+    calm = _tenant(store, settings, fresh_org, "calm")
+    baseline = run_sync(store, calm, SalesforceConnector(settings, store, calm, policy=FAST)).api_calls
+    tenant = _tenant(store, settings, fresh_org)
+    impatient = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, timeout=0.5)
+    _post(fresh_org, "faults", {"rate": 0.3, "kinds": ["slow"], "slow_seconds": 1.5})
+    try:
+        summary = run_sync(store, tenant, SalesforceConnector(settings, store, tenant, policy=impatient))
+    finally:
+        _post(fresh_org, "faults", {"rate": 0.0})
+    truth = fresh_org.sandbox.world.truth_summary()
+    assert summary.deals == truth["deals"]["won"] + truth["deals"]["lost"]
+    assert summary.messages == truth["emails"]
+    assert summary.api_calls > baseline  # the timed-out calls were sent again
+    _assert_same(_snapshot(store, tenant), _snapshot(store, calm))

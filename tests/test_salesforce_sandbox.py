@@ -73,13 +73,13 @@ def _tenant(
 
 
 class TestSalesforceContract(ConnectorContract):
-    @pytest.fixture
-    def sandbox_admin(self, fresh_org: Any) -> str:
-        return str(fresh_org.url)
+    """Every shared contract test, with the Salesforce connector and sandbox."""
 
     @pytest.fixture
-    def sandbox_verify(self, fresh_org: Any) -> str:
-        return str(fresh_org.ca_file)
+    def sandbox_admin(self, fresh_org: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+        # The contract calls the admin API with plain `requests`: trust the sandbox's CA through the env.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fresh_org.ca_file))
+        return f"{fresh_org.url}/_sandbox"
 
     @pytest.fixture
     def tenant(self, store: Store, settings: Settings, fresh_org: Any) -> TenantRef:

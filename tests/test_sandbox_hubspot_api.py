@@ -22,6 +22,7 @@ from hubspot.crm.deals import (
     SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
 )
+from hubspot.crm.deals.exceptions import ApiException
 from hubspot.crm.objects import (
     BatchInputSimplePublicObjectBatchInputUpsert as ObjectsUpsertBatch,
 )
@@ -86,6 +87,23 @@ def test_deals_list_pages_and_read(client: HubSpot) -> None:
     one = api.get_by_id(deal_id=first.results[0].id, properties=["hs_is_closed_won", "nonexistent"])
     validate_last(api, DEALS, "/crm/v3/objects/0-3/{dealId}", "get")
     assert set(one.properties) == {"hs_is_closed_won"}
+
+
+def test_dealstage_history(client: HubSpot) -> None:
+    api = client.crm.deals.basic_api
+    deal_id = _closed_deal_ids(client, 1)[0]
+    one = api.get_by_id(deal_id=deal_id, properties=["dealstage"], properties_with_history=["dealstage"])
+    body = validate_last(api, DEALS, "/crm/v3/objects/0-3/{dealId}", "get")
+    changes = body["propertiesWithHistory"]["dealstage"]
+    assert len(changes) >= 2
+    assert changes[0]["value"] == one.properties["dealstage"]  # newest first
+    assert [c["timestamp"] for c in changes] == sorted((c["timestamp"] for c in changes), reverse=True)
+    page = api.get_page(limit=50, properties_with_history=["dealstage"])
+    validate_last(api, DEALS, "/crm/v3/objects/0-3", "get")
+    assert all(r.properties_with_history["dealstage"] for r in page.results)
+    with pytest.raises(ApiException) as too_many:
+        api.get_page(limit=51, properties_with_history=["dealstage"])
+    assert too_many.value.status == 400
 
 
 def test_deal_search_filters_sort_and_paging(client: HubSpot) -> None:

@@ -338,3 +338,26 @@ def test_optional_email_properties_can_be_missing(world: Any) -> None:
             limit=3, properties=["hs_template_id", "hs_timestamp"]
         )
         assert all(set(e.properties) == {"hs_timestamp"} for e in page.results)
+
+
+def test_oauth_tokens_only_reach_what_their_scopes_allow(fast: tuple[str, HubSpotSandbox]) -> None:
+    url, sandbox = fast
+    code = sandbox.tokens.issue_code(["oauth", "crm.objects.deals.read"], "http://127.0.0.1:9/cb")
+    tokens = sandbox.tokens.exchange_code(code, "http://127.0.0.1:9/cb")
+    client = sdk(url, tokens["access_token"])
+    assert client.crm.deals.basic_api.get_page(limit=1).results
+    with pytest.raises(ApiException) as denied:
+        client.crm.deals.basic_api.update(
+            deal_id="1", simple_public_object_input={"properties": {"amount": "1"}}
+        )
+    assert denied.value.status == 403
+    body = json.loads(denied.value.body)
+    assert body["category"] == "MISSING_SCOPES"
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.deals.write"]
+    validate(DEALS, "Error", body)
+    from hubspot.crm.objects.emails.exceptions import ApiException as EmailsApiException
+
+    with pytest.raises(EmailsApiException) as no_emails:
+        client.crm.objects.emails.basic_api.get_page(limit=1)
+    assert no_emails.value.status == 403
+    assert "sales-email-read" in no_emails.value.body

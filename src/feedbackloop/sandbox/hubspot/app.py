@@ -20,12 +20,13 @@ from feedbackloop.sandbox.faults import CallStats, FaultInjector
 from feedbackloop.sandbox.hubspot.admin import AdvanceListener, admin_blueprint, advance
 from feedbackloop.sandbox.hubspot.events import WebhookSender
 from feedbackloop.sandbox.hubspot.limiter import RollingLimiter
-from feedbackloop.sandbox.hubspot.oauth import TokenStore, oauth_blueprint
+from feedbackloop.sandbox.hubspot.oauth import MISSING_SCOPES_MESSAGE, TokenStore, oauth_blueprint
 from feedbackloop.sandbox.hubspot.options import HubSpotOptions
 from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.routes_associations import associations_blueprint
 from feedbackloop.sandbox.hubspot.routes_meta import meta_blueprint
 from feedbackloop.sandbox.hubspot.routes_objects import objects_blueprint
+from feedbackloop.sandbox.hubspot.scopes import required_scopes
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, error_response
 from feedbackloop.sandbox.serving import reset_connection
 
@@ -65,8 +66,12 @@ class HubSpotSandbox:
         self.portal.reset()
         self.stats.reset()
         self.faults.configure(0.0)
-        self.burst.reset()
-        self.search.reset()
+        for limiter, limit in (
+            (self.burst, self.options.burst_limit),
+            (self.search, self.options.search_limit),
+        ):
+            limiter.limit = limit
+            limiter.reset()
 
     def close(self) -> None:
         if self.webhooks is not None:
@@ -91,6 +96,35 @@ def endpoint_key() -> str:
         return str(args[name]) if name in _TYPE_PARAMS and name in args else "{" + name + "}"
 
     return f"{request.method} {re.sub(r'<([^>]+)>', fill, rule.rule)}"
+
+
+def _check_scopes(sandbox: HubSpotSandbox, token: str, key: str) -> None:
+    """403 ``MISSING_SCOPES`` when an OAuth token lacks every scope the endpoint accepts."""
+    granted = sandbox.tokens.scopes_of(token)
+    rule = request.url_rule
+    if granted is None or rule is None:
+        return
+    with sandbox.portal.lock:
+        needed = required_scopes(
+            request.method,
+            rule.rule.replace("<", "").replace(">", ""),
+            request.view_args or {},
+            sandbox.portal.resolve_type,
+        )
+    if needed and not set(needed) & set(granted):
+        sandbox.stats.record(key)
+        raise HubSpotError(
+            403,
+            MISSING_SCOPES_MESSAGE,
+            "MISSING_SCOPES",
+            errors=[
+                {
+                    "message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": needed},
+                }
+            ],
+            extra={"links": {"scopes": "https://developers.hubspot.com/scopes"}},
+        )
 
 
 def _rate_limited(policy: str) -> Response:
@@ -152,6 +186,7 @@ def create_hubspot_app(
             if problem:
                 sandbox.stats.record(key)
                 raise HubSpotError(401, _AUTH_MESSAGES[problem], problem)
+            _check_scopes(sandbox, token, key)
             is_search = request.method == "POST" and key.endswith("/search")
             decision = (sandbox.search if is_search else sandbox.burst).take()
             g.rate_decision = None if is_search else decision

@@ -196,7 +196,9 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
         for stage_id, at in stage_times.items():
             props[f"hs_v2_date_entered_{stage_id}"] = iso_from_ms(at)
         props["hs_v2_date_entered_current_stage"] = iso_from_ms(stage_times.get(stage))
-        tables["deals"].add(Record(did, created or 0, updated or created or 0, props))
+        stage_changes = sorted(((at, st) for st, at in stage_times.items()), key=lambda pair: pair[0])
+        history = {"dealstage": [(st, at) for at, st in stage_changes]}
+        tables["deals"].add(Record(did, created or 0, updated or created or 0, props, history=history))
         contact_id = ids.hs("contact", row.contact_id)
         company_id = ids.hs("company", row.company_id)
         if contact_id:
@@ -219,8 +221,8 @@ def build_portal(world: Any, ids: IdMap) -> BuiltPortal:
             "body": str(row.body),
             "folderId": "1",
             "ownerId": owners[0]["id"] if owners else None,
-            "createdAt": iso_from_ms(created),
-            "updatedAt": iso_from_ms(created),
+            "createdAt": created or 0,  # this beta API gives ms epochs, not ISO strings
+            "updatedAt": created or 0,
         }
 
     msgs = world.messages_frame()
@@ -318,19 +320,18 @@ def _sequences(
     """``GET /automation/v4/sequences/{id}`` bodies: one EMAIL step per world step (stepOrder 0-based)."""
     out: dict[str, dict[str, Any]] = {}
     user_id = str(owners[0]["userId"]) if owners else "1"
-    for seq_id, steps in frame.sort_values(["sequence_id", "position"]).groupby("sequence_id", sort=True):
+    grouped: dict[str, list[Any]] = {}
+    for row in frame.sort_values(["sequence_id", "position"]).itertuples(index=False):
+        grouped.setdefault(str(row.sequence_id), []).append(row)
+    for seq_id, rows in grouped.items():
         sid = ids.hs("sequence", seq_id) or ""
-        created = min(
-            (
-                templates.get(ids.hs("template", t) or "", {}).get("createdAt") or ""
-                for t in steps["template_id"]
-            ),
-            default="",
-        ) or iso_from_ms(0)
+        tids = [ids.hs("template", r.template_id) or "" for r in rows]
+        created = iso_from_ms(
+            min((int(templates[t]["createdAt"]) for t in tids if t in templates), default=0)
+        )
         body_steps = []
-        for row in steps.itertuples(index=False):
+        for row, tid in zip(rows, tids, strict=True):
             order = int(str(row.position)) - 1
-            tid = ids.hs("template", row.template_id) or ""
             body_steps.append(
                 {
                     "id": f"{sid}{order:03d}",
@@ -350,7 +351,7 @@ def _sequences(
             )
         out[sid] = {
             "id": sid,
-            "name": str(steps["name"].iloc[0]),
+            "name": str(rows[0].name),
             "userId": user_id,
             "folderId": "1",
             "createdAt": created,

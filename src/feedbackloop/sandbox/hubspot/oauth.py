@@ -20,6 +20,10 @@ from feedbackloop.sandbox.hubspot.wire import HubSpotError
 __all__ = ["TokenStore", "oauth_blueprint"]
 
 DEFAULT_SCOPES = ("oauth", "crm.objects.deals.read", "crm.objects.contacts.read", "sales-email-read")
+MISSING_SCOPES_MESSAGE = (
+    "This app hasn't been granted all required scopes to make this call. "
+    "Read more about required scopes here: https://developers.hubspot.com/scopes."
+)
 
 
 @dataclass
@@ -85,6 +89,11 @@ class TokenStore:
         if grant.expires_at <= self.options.clock():
             return "EXPIRED_AUTHENTICATION"
         return None
+
+    def scopes_of(self, token: str) -> list[str] | None:
+        """The scopes an accepted token carries; None for the private-app token (all of them)."""
+        grant = self.access.get(token)
+        return None if grant is None else grant.scopes
 
     def info(self, token: str) -> dict[str, Any] | None:
         grant = self.access.get(token)

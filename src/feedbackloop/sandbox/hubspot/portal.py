@@ -168,18 +168,36 @@ class Portal:
         return set(self.options.missing_email_properties) if type_ == "emails" else set()
 
     # -- reading ---------------------------------------------------------------------------------
-    def render(self, type_: str, record: Record, properties: list[str] | None) -> dict[str, Any]:
-        """A ``SimplePublicObject``: the asked properties (existing ones only), as strings or null."""
+    def render(
+        self, type_: str, record: Record, properties: list[str] | None, with_history: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A ``SimplePublicObject``: the asked properties (existing ones only), as strings or null.
+
+        ``with_history`` adds ``propertiesWithHistory`` (newest first): the deal stage's real changes,
+        otherwise the current value as of the record's last change.
+        """
         known = self.registry(type_).props
         names = properties if properties is not None else list(record.props)
-        props = {n: record.props.get(n) for n in names if n in known}
-        return {
+        body: dict[str, Any] = {
             "id": record.id,
-            "properties": props,
+            "properties": {n: record.props.get(n) for n in names if n in known},
             "createdAt": iso_from_ms(record.created),
             "updatedAt": iso_from_ms(record.updated),
             "archived": record.archived,
         }
+        if with_history:
+            history: dict[str, list[dict[str, Any]]] = {}
+            for name in (n for n in with_history if n in known):
+                changes = (record.history or {}).get(name)
+                if not changes:
+                    value = record.props.get(name)
+                    changes = [(value, record.updated)] if value is not None else []
+                history[name] = [
+                    {"value": value or "", "timestamp": iso_from_ms(at), "sourceType": "CRM_UI"}
+                    for value, at in reversed(changes)
+                ]
+            body["propertiesWithHistory"] = history
+        return body
 
     def find(self, type_: str, value: str, id_property: str | None = None) -> Record | None:
         table = self.table(type_)

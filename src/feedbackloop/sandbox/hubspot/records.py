@@ -44,6 +44,7 @@ class Record:
     updated: int
     props: dict[str, str | None]
     archived: bool = False
+    history: dict[str, list[tuple[str | None, int]]] | None = None  # oldest first, e.g. dealstage
 
 
 @dataclass

@@ -130,7 +130,9 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                     break
                 page.append(record)
             assoc = _names(args.getlist("associations"))
-            results = [with_associations(type_, r, portal.render(type_, r, names), assoc) for r in page]
+            results = [
+                with_associations(type_, r, portal.render(type_, r, names, history), assoc) for r in page
+            ]
         out: dict[str, Any] = {"results": results}
         if rest:
             out["paging"] = {"next": {"after": rest[0].id, "link": f"?after={rest[0].id}"}}
@@ -145,7 +147,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
             if record is None:
                 raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
             names = _names(args.getlist("properties")) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
-            body = portal.render(type_, record, names)
+            body = portal.render(type_, record, names, _names(args.getlist("propertiesWithHistory")))
             return jsonify(with_associations(type_, record, body, _names(args.getlist("associations"))))
 
     @bp.patch("/crm/v3/objects/<objectType>/<objectId>")
@@ -193,7 +195,9 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                 if record is None:
                     missing.append(str(item.get("id", "")))
                 else:
-                    results.append(portal.render(type_, record, names))
+                    results.append(
+                        portal.render(type_, record, names, list(body.get("propertiesWithHistory") or []))
+                    )
             return _batch(results, [not_found(type_, missing)] if missing else [], started)
 
     @bp.post("/crm/v3/objects/<objectType>/batch/update")

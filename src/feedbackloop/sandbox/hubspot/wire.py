@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -94,8 +94,8 @@ def iso_from_ms(value: int | None) -> str | None:
     """HubSpot's timestamp format: ``2024-05-01T12:00:00.123Z``."""
     if value is None:
         return None
-    dt = datetime.fromtimestamp(value / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    seconds, millis = divmod(int(value), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def iso(value: Any) -> str | None:

@@ -36,6 +36,9 @@ from tests.connector_contract import ConnectorContract
 sandbox = pytest.importorskip("feedbackloop.sandbox.salesforce")
 sid = importlib.import_module("feedbackloop.sandbox.salesforce.objects").sid
 
+#: Tests that exercise the connector rather than the store run on SQLite only (PostgreSQL keeps the contract
+#: and the crash/resume test), which halves their CI time.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 FAST = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, timeout=30.0)
 
 
@@ -113,6 +116,7 @@ def default_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server.stop()
 
 
+@SQLITE_ONLY
 def test_full_sync_matches_the_world(default_org: Any, store: Store, settings: Settings) -> None:
     """Every closed deal and email of the default world, with templates (also those known only through
     cadence steps), positions, engagement, stage lost, competitor and loss reason as the world has them;
@@ -282,6 +286,7 @@ def _kill_halfway(tenant: TenantRef) -> None:
     child.wait(timeout=30)
 
 
+@SQLITE_ONLY
 def test_quota_exhaustion_stops_cleanly_with_a_resumable_cursor(
     fresh_org: Any, store: Store, settings: Settings
 ) -> None:
@@ -304,6 +309,7 @@ def test_quota_exhaustion_stops_cleanly_with_a_resumable_cursor(
     _assert_same(_snapshot(store, tenant), _snapshot(store, reference))
 
 
+@SQLITE_ONLY
 def test_own_write_backs_do_not_make_the_next_sync_reread_emails(
     fresh_org: Any, store: Store, settings: Settings
 ) -> None:
@@ -332,6 +338,7 @@ def test_own_write_backs_do_not_make_the_next_sync_reread_emails(
     assert again.messages == store.count(MessageRow, tenant) > 0
 
 
+@SQLITE_ONLY
 def test_write_back_above_the_threshold_uses_bulk_api_2(
     fresh_org: Any, store: Store, settings: Settings
 ) -> None:
@@ -367,6 +374,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@SQLITE_ONLY
 def test_cli_connect_check_install_sync(fresh_org: Any, settings: Settings) -> None:
     connect = _cli(
         "connect",
@@ -414,6 +422,7 @@ def test_cli_connect_check_install_sync(fresh_org: Any, settings: Settings) -> N
     assert "wrong" not in bad.stderr
 
 
+@SQLITE_ONLY
 def test_writeback_runner_second_run_writes_nothing(fresh_org: Any, store: Store, settings: Settings) -> None:
     from feedbackloop.connectors.writeback import run_writeback
 
@@ -453,6 +462,7 @@ def test_writeback_runner_second_run_writes_nothing(fresh_org: Any, store: Store
     assert sum(1 for r in written if r["FL_Recommended_Next_Template__c"]) > 0
 
 
+@SQLITE_ONLY
 def test_open_deals_know_their_next_step(fresh_org: Any, store: Store, settings: Settings) -> None:
     tenant = _tenant(store, settings, fresh_org)
     deals = {d.deal_id: d for d in SalesforceConnector(settings, store, tenant, policy=FAST).open_deals()}
@@ -465,6 +475,7 @@ def test_open_deals_know_their_next_step(fresh_org: Any, store: Store, settings:
         assert deals[sid("Opportunity", deal_id)].next_position == expected
 
 
+@SQLITE_ONLY
 def test_slow_answers_time_out_and_are_retried(fresh_org: Any, store: Store, settings: Settings) -> None:
     calm = _tenant(store, settings, fresh_org, "calm")
     baseline = run_sync(store, calm, SalesforceConnector(settings, store, calm, policy=FAST)).api_calls

@@ -87,6 +87,11 @@ def segment_for(employees: Any) -> str | None:
     return "enterprise"
 
 
+def _clip(value: Any, length: int) -> str | None:
+    """A picklist or text value cut to the store's column width (orgs define long picklist values)."""
+    return str(value)[:length] if value not in (None, "") else None
+
+
 def _children(record: Mapping[str, Any], relationship: str) -> list[dict[str, Any]]:
     value = record.get(relationship)
     if isinstance(value, Mapping):
@@ -108,7 +113,7 @@ def stage_lost(history: list[dict[str, Any]], stages: Mapping[str, StageInfo]) -
             continue
         if info.is_closed:
             return last_open if not info.is_won else None
-        last_open = info.label
+        last_open = info.label[:128]
     return None
 
 
@@ -138,18 +143,18 @@ def map_opportunity(
         deal_id=str(record["Id"]),
         outcome=info.outcome,
         amount=float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
-        currency=record.get("CurrencyIsoCode"),
+        currency=_clip(record.get("CurrencyIsoCode"), 8),
         created_at=parse_time(record.get("CreatedDate")),
         closed_at=closed,
         segment=segment_for(account.get("NumberOfEmployees")),
-        industry=account.get("Industry"),
-        loss_reason=str(loss) if loss and info.outcome is Outcome.LOST else None,
-        competitor=competitors[0] if competitors else None,
+        industry=_clip(account.get("Industry"), 128),
+        loss_reason=_clip(loss, 255) if info.outcome is Outcome.LOST else None,
+        competitor=_clip(competitors[0] if competitors else None, 128),
         stage_lost=stage_lost(_children(record, "OpportunityHistories"), stages)
         if info.outcome is Outcome.LOST
         else None,
         owner_id=record.get("OwnerId"),
-        source=record.get("LeadSource"),
+        source=_clip(record.get("LeadSource"), 20),
         crm_updated_at=parse_time(record.get("SystemModstamp")),
     )
 

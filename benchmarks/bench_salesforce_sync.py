@@ -39,8 +39,8 @@ def implied_calls(org: Any) -> int:
     templates = len(rows.rows("EmailTemplate"))
     email_queries = max(math.ceil(len(closed) / MAX_IDS_PER_QUERY), math.ceil(emails / PAGE))
     return (
-        2
-        + 1
+        3  # describes: global, EmailMessage, Opportunity
+        + 1  # stages
         + math.ceil(templates / PAGE)
         + math.ceil(steps / PAGE)
         + math.ceil(len(closed) / PAGE)
@@ -49,10 +49,15 @@ def implied_calls(org: Any) -> int:
 
 
 def main() -> None:
+    run(WorldConfig(), detailed=True)
+    run(WorldConfig(deals=12_000), detailed=False)
+
+
+def run(config: WorldConfig, *, detailed: bool) -> None:
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home=Path(home))
         store = open_store(settings)
-        org = start_salesforce(generate_world(WorldConfig()), Path(home) / "tls")
+        org = start_salesforce(generate_world(config), Path(home) / "tls")
         policy = RetryPolicy(base_delay=0.01, max_delay=0.1)
 
         def sync(name: str) -> tuple[Any, float]:
@@ -74,13 +79,17 @@ def main() -> None:
             assert clean is not None
             again = run_sync(store, clean, SalesforceConnector(settings, store, clean, policy=policy))
             truth = requests.get(f"{org.url}/_sandbox/truth", verify=org.ca_file, timeout=30).json()
-            print(f"default world: {truth['deals']} deals, {truth['emails']} emails on closed deals")
+            print(
+                f"world of {config.deals} deals: {truth['deals']}, {truth['emails']} emails on closed deals"
+            )
             print(
                 f"full sync: {summary.deals} deals, {summary.messages} emails, {summary.api_calls} API calls "
                 f"(implied by page/batch limits: {implied}, ratio {summary.api_calls / implied:.2f}), "
                 f"{elapsed:.1f} s (client and sandbox share one process)"
             )
             print(f"second sync, nothing changed: {again.api_calls} API calls")
+            if not detailed:
+                return
             tracemalloc.start()
             sync("traced")
             peak = tracemalloc.get_traced_memory()[1]

@@ -18,7 +18,7 @@ page (2,000 records), so a crash loses at most one chunk of work.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,6 +90,8 @@ class _Run:
     full: bool = False  # a full sync re-reads every email, whatever the store holds
     rows_seen: int = 0
     deals_seen: int = 0
+    mapped: dict[str, Deal | str] = field(default_factory=dict)  # read, not yet emitted
+    need: set[str] = field(default_factory=set)  # ids whose emails are still to be fetched
 
 
 class SalesforceSync:
@@ -130,17 +132,25 @@ class SalesforceSync:
             since - self.options.lookback if since else None,
             loss_reason_field=schema.get("loss_reason_field"),
         )
-        emitted = False
+        pending: list[dict[str, Any]] = []  # read, not yet emitted: chunks may span opportunity pages
         for page in self.client.query_pages(
             query, "the opportunity query", batch_size=self.options.page_size
         ):
             fresh = [r for r in page if recent.get(str(r.get("Id"))) != r.get("SystemModstamp")]
-            for chunk_state, batch in self._process(fresh, schema, state, run, problems):
-                state = chunk_state
+            if fresh:
+                self._classify(fresh, schema, run)
+            pending += fresh
+            chunks, pending = self._split(pending, run, final=False)
+            for chunk in chunks:
+                state, batch = self._emit(chunk, schema, state, run, problems)
                 problems = []
-                emitted = True
                 yield batch
-        if not emitted and problems:
+        chunks, _ = self._split(pending, run, final=True)
+        for chunk in chunks:
+            state, batch = self._emit(chunk, schema, state, run, problems)
+            problems = []
+            yield batch
+        if problems:
             yield SyncBatch(state=state, skipped=problems)
 
     def open_deals(self, schema: Mapping[str, Any]) -> Iterator[OpenDeal]:
@@ -164,58 +174,33 @@ class SalesforceSync:
                         templates_received=tuple(dict.fromkeys(m.template_id for m in sent if m.template_id)),
                     )
 
-    # -- one page of opportunities -------------------------------------------------------------------
-    def _process(
-        self,
-        records: list[dict[str, Any]],
-        schema: Mapping[str, Any],
-        state: SyncState,
-        run: _Run,
-        problems: list[SkippedRecord],
-    ) -> Iterator[tuple[SyncState, SyncBatch]]:
-        if not records:
-            return
+    # -- opportunities to batches --------------------------------------------------------------------
+    def _classify(self, records: list[dict[str, Any]], schema: Mapping[str, Any], run: _Run) -> None:
+        """Map a page of opportunities, and note which need their emails (new to the store, or whose
+        outcome changed; all on a full sync)."""
         if run.stages is None:
             run.stages = classify_stages(self.client.query(stage_query(), "the stage query"))
         deals: dict[str, Deal] = {}
-        skipped = list(problems)
         for r in records:
             mapped = map_opportunity(r, run.stages, schema.get("loss_reason_field"))
+            run.mapped[str(r.get("Id"))] = mapped
             if isinstance(mapped, Deal):
                 deals[mapped.deal_id] = mapped
-            else:
-                skipped.append(SkippedRecord("deal", str(r.get("Id")), mapped))
         use_store = self.stored_outcomes is not None and deals and not run.full
         known = self.stored_outcomes(list(deals)) if use_store and self.stored_outcomes else {}
-        need_emails = {d for d in deals if known.get(d) != str(deals[d].outcome)}
-        chunks = self._chunks(records, need_emails, run)
-        for chunk in chunks:
-            chunk_ids = [str(r["Id"]) for r in chunk]
-            messages: list[Message] = []
-            wanted = [r for r in chunk if str(r["Id"]) in need_emails]
-            if wanted:
-                messages, email_skips = self._emails(wanted, schema, run)
-                skipped.extend(email_skips)
-            templates = self._templates(run, state) if messages or not run.templates_done else []
-            state = self._advance(state, chunk, templates)
-            batch = SyncBatch(
-                deals=[deals[i] for i in chunk_ids if i in deals],
-                messages=messages,
-                templates=templates,
-                state=state,
-                skipped=skipped,
-            )
-            skipped = []
-            yield state, batch
+        run.need |= {d for d, deal in deals.items() if known.get(d) != str(deal.outcome)}
 
-    def _chunks(self, records: list[dict[str, Any]], need: set[str], run: _Run) -> list[list[dict[str, Any]]]:
-        """Consecutive runs of records whose emails fit (by the running average) one page."""
+    def _split(
+        self, records: list[dict[str, Any]], run: _Run, *, final: bool
+    ) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+        """Full chunks (their emails fit one page by the running average, at most ``max_ids`` ids), and
+        the rest, which waits for the next page unless ``final``."""
         chunks: list[list[dict[str, Any]]] = []
         current: list[dict[str, Any]] = []
         with_emails = 0
         for r in records:
             current.append(r)
-            with_emails += str(r["Id"]) in need
+            with_emails += str(r["Id"]) in run.need
             per_deal = (
                 run.rows_seen / run.deals_seen if run.deals_seen else self.options.first_guess_rows_per_deal
             )
@@ -225,9 +210,39 @@ class SalesforceSync:
             if with_emails >= limit or len(current) >= self.options.page_size:
                 chunks.append(current)
                 current, with_emails = [], 0
-        if current:
+        if current and final:
             chunks.append(current)
-        return chunks
+            current = []
+        return chunks, current
+
+    def _emit(
+        self,
+        chunk: list[dict[str, Any]],
+        schema: Mapping[str, Any],
+        state: SyncState,
+        run: _Run,
+        problems: list[SkippedRecord],
+    ) -> tuple[SyncState, SyncBatch]:
+        """One batch: the chunk's deals, the emails of those that need them, and the state after it."""
+        deals: list[Deal] = []
+        skipped = list(problems)
+        for r in chunk:
+            mapped = run.mapped.pop(str(r["Id"]))
+            if isinstance(mapped, Deal):
+                deals.append(mapped)
+            else:
+                skipped.append(SkippedRecord("deal", str(r["Id"]), mapped))
+        messages: list[Message] = []
+        wanted = [r for r in chunk if str(r["Id"]) in run.need]
+        if wanted:
+            messages, email_skips = self._emails(wanted, schema, run)
+            skipped.extend(email_skips)
+            run.need -= {str(r["Id"]) for r in wanted}
+        templates = self._templates(run, state) if messages or not run.templates_done else []
+        state = self._advance(state, chunk, templates)
+        return state, SyncBatch(
+            deals=deals, messages=messages, templates=templates, state=state, skipped=skipped
+        )
 
     def _emails(
         self, records: list[dict[str, Any]], schema: Mapping[str, Any], run: _Run

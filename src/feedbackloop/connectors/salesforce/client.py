@@ -131,7 +131,12 @@ def map_error(exc: BaseException, what: str) -> ConnectorError:
     if isinstance(exc, SalesforceResourceNotFound):
         return RemoteError(f"Salesforce has no such resource for {what} ({detail})", status=404)
     if isinstance(exc, SalesforceMalformedRequest):
-        return RemoteError(f"Salesforce rejected {what} ({detail})", status=400)
+        hint = (
+            "; if a field was removed from the org, `feedbackloop sync --full` re-reads which fields exist"
+            if code in ("INVALID_FIELD", "INVALID_TYPE")
+            else ""
+        )
+        return RemoteError(f"Salesforce rejected {what} ({detail}){hint}", status=400)
     if isinstance(exc, SalesforceError):
         return RemoteError(f"Salesforce failed {what} (HTTP {exc.status}: {detail})", status=int(exc.status))
     if isinstance(exc, requests.Timeout):

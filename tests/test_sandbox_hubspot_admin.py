@@ -150,3 +150,94 @@ def test_error_bodies_match_the_error_schema(portal: tuple[str, HubSpotSandbox])
             urllib.request.urlopen(request, timeout=10)
         assert failed.value.code in (400, 404)
         validate("CRM_Deals_v3_deals", "Error", json.loads(failed.value.read()))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"inputs": [{"id": "1", "properties": {"amount": NaN}}]}', "NaN is not JSON"),
+        (b'{"inputs": [{"id": "1", "properties": {"amount": "nan"}}]}', "not a number"),
+        (b"[1, 2]", "not an object"),
+    ],
+    ids=["json-nan", "nan-string", "array-body"],
+)
+def test_invalid_bodies_are_rejected(portal: tuple[str, HubSpotSandbox], body: bytes, why: str) -> None:
+    url, _ = portal
+    deal_id = sdk(url).crm.deals.basic_api.get_page(limit=1).results[0].id
+    request = urllib.request.Request(
+        url + "/crm/v3/objects/deals/batch/update",
+        data=body.replace(b'"1"', f'"{deal_id}"'.encode()),
+        headers={"Authorization": "Bearer sandbox-token", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failed:
+        status, answer = failed.code, json.loads(failed.read())
+    assert status in (207, 400), why
+    assert answer.get("numErrors", 1) == 1
+
+
+def test_concurrent_reads_writes_and_advances(portal: tuple[str, HubSpotSandbox]) -> None:
+    """Requests on many threads while the world advances: no errors, every write kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+    url, sandbox = portal
+    ids = [d.id for d in _search(url, [], limit=40).results]
+
+    def write(chunk: list[str]) -> int:
+        batch = sdk(url).crm.deals.batch_api
+        inputs = [SimplePublicObjectBatchInput(id=i, properties={"description": f"note {i}"}) for i in chunk]
+        batch.update(
+            batch_input_simple_public_object_batch_input=BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+        )
+        return len(_search(url, [], limit=100).results)
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(write, ids[i : i + 5]) for i in range(0, 40, 5)]
+        advances = [pool.submit(sandbox.advance, 2) for _ in range(3)]
+        assert all(f.result() > 0 for f in futures)
+        assert all(a.result()["end"] for a in advances)
+    notes = sdk(url).crm.deals.batch_api.read(
+        batch_read_input_simple_public_object_id={
+            "inputs": [{"id": i} for i in ids],
+            "properties": ["description"],
+        }
+    )
+    assert {d.properties["description"] for d in notes.results} == {f"note {i}" for i in ids}
+
+
+def test_written_deals_still_close_when_the_world_moves(portal: tuple[str, HubSpotSandbox]) -> None:
+    """Our write-back must not freeze a deal: one that closes later shows closed, with our value kept."""
+    from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+    url, _ = portal
+    client = sdk(url)
+    open_ids = [
+        d.id
+        for d in _search(
+            url, [{"propertyName": "hs_is_closed", "operator": "EQ", "value": "false"}], limit=100
+        ).results
+    ]
+    inputs = [SimplePublicObjectBatchInput(id=i, properties={"description": "scored"}) for i in open_ids]
+    client.crm.deals.batch_api.update(
+        batch_input_simple_public_object_batch_input=BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+    )
+    summary = _call(url, "/_sandbox/advance", {"days": 90})
+    assert summary["closed_deals"] > 0
+    stages = {
+        s.id: s.metadata["isClosed"]
+        for s in client.crm.pipelines.pipelines_api.get_all(object_type="deals").results[0].stages
+    }
+    after = client.crm.deals.batch_api.read(
+        batch_read_input_simple_public_object_id={
+            "inputs": [{"id": i} for i in open_ids],
+            "properties": ["dealstage", "hs_is_closed", "description"],
+        }
+    ).results
+    assert sum(d.properties["hs_is_closed"] == "true" for d in after) > 0
+    for deal in after:
+        assert deal.properties["hs_is_closed"] == stages[deal.properties["dealstage"]]
+        assert deal.properties["description"] == "scored"

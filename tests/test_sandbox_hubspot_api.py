@@ -78,7 +78,8 @@ def test_deals_list_pages_and_read(client: HubSpot) -> None:
     body = validate_last(api, DEALS, "/crm/v3/objects/0-3", "get")
     assert len(first.results) == 5
     assert first.paging.next.after
-    assert set(body["results"][0]["properties"]) == {"dealname", "dealstage", "amount"}
+    standard = {"hs_object_id", "createdate", "hs_lastmodifieddate"}  # HubSpot always adds these
+    assert set(body["results"][0]["properties"]) == {"dealname", "dealstage", "amount", *standard}
     assert body["results"][0]["associations"]["contacts"]["results"][0]["type"] == "deal_to_contact"
     second = api.get_page(limit=5, after=first.paging.next.after)
     assert not {d.id for d in first.results} & {d.id for d in second.results}
@@ -86,7 +87,7 @@ def test_deals_list_pages_and_read(client: HubSpot) -> None:
     assert len({d.id for d in everything}) == len(everything) > 10
     one = api.get_by_id(deal_id=first.results[0].id, properties=["hs_is_closed_won", "nonexistent"])
     validate_last(api, DEALS, "/crm/v3/objects/0-3/{dealId}", "get")
-    assert set(one.properties) == {"hs_is_closed_won"}
+    assert set(one.properties) == {"hs_is_closed_won", *standard}
 
 
 def test_dealstage_history(client: HubSpot) -> None:
@@ -462,6 +463,7 @@ def test_oauth_code_refresh_and_introspection(portal: tuple[str, HubSpotSandbox]
     assert "crm.objects.deals.read" in info.scopes
     refresh_api.get(token=tokens.refresh_token)
     validate_last(refresh_api, "Auth_Oauth_v1_oauth", "/oauth/v1/refresh-tokens/{token}", "get")
+    refresh_api.archive(token=tokens.refresh_token + "-other")  # revoking an unknown token is a no-op
     refreshed = client.oauth.tokens_api.create(
         grant_type="refresh_token",
         refresh_token=tokens.refresh_token,
@@ -512,3 +514,72 @@ def test_custom_objects_on_enterprise(client: HubSpot) -> None:
         ),
     )
     assert [(r.properties["template_key"], r.properties["score"]) for r in found.results] == [("t-1", "0.82")]
+
+
+def test_remaining_endpoints_through_the_sdk(client: HubSpot, portal: tuple[str, HubSpotSandbox]) -> None:
+    pipelines = "CRM_Pipelines_v3_pipelines"
+    stages_api = client.crm.pipelines.pipeline_stages_api
+    stages = stages_api.get_all(object_type="deals", pipeline_id="default").results
+    validate_last(stages_api, pipelines, "/crm/v3/pipelines/{objectType}/{pipelineId}/stages", "get")
+    stages_api.get_by_id(object_type="deals", pipeline_id="default", stage_id=stages[-1].id)
+    validate_last(
+        stages_api, pipelines, "/crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}", "get"
+    )
+
+    owners_api = client.crm.owners.owners_api
+    owners = owners_api.get_page(limit=100).results
+    assert owners[0].email
+    assert owners_api.get_by_id(owner_id=owners[0].id).user_id == owners[0].user_id
+
+    groups_api = client.crm.properties.groups_api
+    groups_api.get_by_name(object_type="deals", group_name="dealinformation")
+    validate_last(groups_api, PROPS, "/crm/v3/properties/{objectType}/groups/{groupName}", "get")
+
+    deal = client.crm.deals.basic_api.get_page(limit=1).results[0]
+    assoc_api = client.crm.associations.v4.basic_api
+    contacts = assoc_api.get_page(object_type="deals", object_id=deal.id, to_object_type="contacts")
+    validate_last(
+        assoc_api,
+        "CRM_Associations_v4_associations",
+        "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
+        "get",
+    )
+    assert contacts.results[0].association_types[0].type_id == 3
+
+    emails_api = client.crm.objects.emails.basic_api
+    email = emails_api.get_page(limit=1, properties=["hs_timestamp"]).results[0]
+    emails_api.get_by_id(email_id=email.id, properties=["hs_email_direction"], associations=["deals"])
+    validate_last(emails_api, EMAILS, "/crm/v3/objects/emails/{emailId}", "get")
+
+
+def test_custom_object_records_create_read_update(client: HubSpot) -> None:
+    schemas = client.crm.schemas.core_api
+    egg = ObjectSchemaEgg(
+        name="fl_note",
+        labels={"singular": "Note", "plural": "Notes"},
+        required_properties=["title"],
+        associated_objects=["0-3"],
+        properties=[ObjectTypePropertyCreate(name="title", label="Title", type="string", field_type="text")],
+    )
+    schema = schemas.create(object_schema_egg=egg)
+    schemas.get_by_id(object_type=schema.object_type_id)
+    validate_last(schemas, "CRM_Schemas_v3_schemas", "/crm-object-schemas/v3/schemas/{objectType}", "get")
+    basic, batch = client.crm.objects.basic_api, client.crm.objects.batch_api
+    one = basic.create(
+        object_type="fl_note", simple_public_object_input_for_create={"properties": {"title": "a"}}
+    )
+    validate_last(basic, OBJECTS, "/crm/v3/objects/{objectType}", "post", 201)
+    created = batch.create(
+        object_type=schema.object_type_id,
+        batch_input_simple_public_object_batch_input_for_create={
+            "inputs": [{"properties": {"title": t}} for t in "bc"]
+        },
+    )
+    validate_last(batch, OBJECTS, "/crm/v3/objects/{objectType}/batch/create", "post", 201)
+    basic.update(
+        object_type="fl_note", object_id=one.id, simple_public_object_input={"properties": {"title": "z"}}
+    )
+    validate_last(basic, OBJECTS, "/crm/v3/objects/{objectType}/{objectId}", "patch")
+    titles = {basic.get_by_id(object_type="fl_note", object_id=i, properties=["title"]).properties["title"]
+              for i in [one.id, *(r.id for r in created.results)]}  # fmt: skip
+    assert titles == {"z", "b", "c"}

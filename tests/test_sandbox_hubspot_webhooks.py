@@ -85,9 +85,13 @@ def test_advance_sends_signed_deal_events(receiver: Receiver) -> None:
         assert _valid(headers, body, receiver.url, "s3cret")
         assert not _valid(headers, body, receiver.url, "sandbox-secret")
     changes = [e for e in events if e["subscriptionType"] == "deal.propertyChange"]
-    assert len(changes) >= summary["closed_deals"]
+    stage_changes = [e for e in changes if e["propertyName"] == "dealstage"]
+    assert len(stage_changes) >= summary["closed_deals"]
+    closes = [e for e in changes if e["propertyName"] == "closedate"]
+    assert len(closes) == summary["closed_deals"]  # open deals have no close date in this world
+    assert {e["objectId"] for e in closes} <= {e["objectId"] for e in stage_changes}
+    assert {e["propertyName"] for e in changes} <= {"dealstage", "closedate", "amount"}
     for event in changes:
-        assert event["propertyName"] == "dealstage"
         assert {"subscriptionId", "portalId", "occurredAt", "eventId", "attemptNumber", "objectId"} <= set(
             event
         )

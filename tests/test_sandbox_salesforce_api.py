@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -353,3 +354,45 @@ def test_admin_endpoints(server: SalesforceServer, tmp_path: Path) -> None:
     truth = requests.get(f"{base}/truth", verify=ca, timeout=5).json()
     assert set(truth["templates"]) == {sid("EmailTemplate", "t1"), sid("EmailTemplate", "t2")}
     assert requests.post(f"{base}/advance", json={"days": -1}, verify=ca, timeout=5).status_code == 400
+
+
+def test_get_updated_and_deleted_match_soql(sf: Any) -> None:
+    start, end = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)
+    updated = sf.Opportunity.updated(start, end)
+    soql = (
+        "SELECT Id FROM Opportunity WHERE SystemModstamp >= 2026-02-01T00:00:00Z "
+        "AND SystemModstamp < 2026-03-01T00:00:00Z"
+    )
+    assert set(updated["ids"]) == {r["Id"] for r in sf.query(soql)["records"]}
+    assert sid("Opportunity", "d4") in updated["ids"]
+    assert sf.Opportunity.deleted(start, end)["deletedRecords"] == []
+
+
+def test_identity_url_and_overlong_uris(sf: Any, server: SalesforceServer) -> None:
+    http = trusting_session(server.ca_file)
+    token = {"Authorization": "Bearer sandbox-token"}
+    identity = http.post(
+        f"{server.url}/services/oauth2/token",
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": "nope", "client_id": "sandbox-client-id"},
+    )
+    assert identity.status_code == 400
+    org, user = server.sandbox.org.org_id, server.sandbox.org.user_id
+    assert http.get(f"{server.url}/id/{org}/{user}", headers=token, timeout=5).json()["user_id"] == user
+    ids = ", ".join(f"'{sid('Opportunity', f'x{i}')}'" for i in range(900))
+    with pytest.raises(SalesforceError) as caught:
+        sf.query(f"SELECT Id FROM Opportunity WHERE Id IN ({ids})")
+    assert caught.value.status == 414
+
+
+def test_unknown_query_locators_are_refused(sf: Any) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query_more("/services/data/v60.0/query/01gSb0000009999AAA-200", identifier_is_url=True)
+    assert error_code(caught.value) == "INVALID_QUERY_LOCATOR"
+
+
+def test_get_by_custom_id(sf: Any) -> None:
+    sf.Template_Score__c.upsert("Template_Id__c/lookup-1", {"Score__c": 9.5})
+    assert sf.Template_Score__c.get_by_custom_id("Template_Id__c", "LOOKUP-1")["Score__c"] == 9.5
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Template_Score__c.get_by_custom_id("Template_Id__c", "missing")

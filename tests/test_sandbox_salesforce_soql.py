@@ -76,7 +76,8 @@ UNORDERED = [
     ("WHERE CreatedDate = THIS_YEAR", {"Acme renewal", "Globex pilot", "Initrode expansion", "acme add-on"}),
     ("WHERE CreatedDate = LAST_YEAR", {"Globex_100% deal"}),
     (f"WHERE Id = '{D1[:15]}'", {"Acme renewal"}),
-    (f"WHERE Id IN ('{D1}')", {"Acme renewal"}),
+    (f"WHERE Id IN ('{D1}', '{D1[:15]}', '006000000000000AAA')", {"Acme renewal"}),
+    ("WHERE Id = '006000000000000AAA'", set()),
     ("WHERE Loss_Reason__c = 'price'", {"Globex pilot"}),
 ]
 

@@ -17,6 +17,7 @@ from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_hubspot import connect_hubspot
 from feedbackloop.commands.connect_salesforce import connect_salesforce
 from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.sandbox import sandbox
 from feedbackloop.errors import FeedbackloopError, UsageError
 
@@ -39,6 +40,7 @@ app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("import")(import_command)
 app.command("sandbox")(sandbox)
 
 

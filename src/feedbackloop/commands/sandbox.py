@@ -58,22 +58,26 @@ def sandbox(
         enterprise=enterprise,
         outbound_url=outbound_url,
     )
+
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False)
+
     try:
-        console.print(f"[bold]feedbackloop sandbox[/bold] ready in {time.perf_counter() - started:.1f} s")
-        console.print(f"  HubSpot     {handle.hubspot_url}   (hubspot-api-client: host={handle.hubspot_url})")
+        say(f"[bold]feedbackloop sandbox[/bold] ready in {time.perf_counter() - started:.1f} s")
+        say(f"  HubSpot     {handle.hubspot_url}   (hubspot-api-client: host={handle.hubspot_url})")
         if handle.salesforce_url:
-            console.print(f"  Salesforce  {handle.salesforce_url}")
-            console.print(f"  CA file     {handle.ca_path}   (trust it for the Salesforce sandbox)")
+            say(f"  Salesforce  {handle.salesforce_url}")
+            say(f"  CA file     {handle.ca_path}   (trust it for the Salesforce sandbox)")
         for note in handle.notes:
-            console.print(f"  note        {note}")
-        console.print(f"  token       {handle.token}   (Authorization: Bearer …)")
+            say(f"  note        {note}")
+        say(f"  token       {handle.token}   (Authorization: Bearer …)")
         options = handle.hubspot.options
-        console.print(f"  OAuth app   client_id={options.client_id} client_secret={options.client_secret}")
-        console.print(f"  webhooks    signed (v3) with the client secret {handle.client_secret}")
-        console.print(f"  admin       {handle.hubspot_url}/_sandbox/{{stats,truth,advance,faults,reset}}")
-        console.print("Press Ctrl-C to stop.")
+        say(f"  OAuth app   client_id={options.client_id} client_secret={options.client_secret}")
+        say(f"  webhooks    signed (v3) with the client secret {handle.client_secret}")
+        say(f"  admin       {handle.hubspot_url}/_sandbox/{{stats,truth,advance,faults,limits,reset}}")
+        say("Press Ctrl-C to stop.")
         threading.Event().wait()
     except KeyboardInterrupt:
-        console.print("stopping…")
+        say("stopping…")
     finally:
         handle.stop()

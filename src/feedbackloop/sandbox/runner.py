@@ -104,6 +104,13 @@ def _serve(app: Any, host: str, port: int, option: str) -> RunningServer:
     return RunningServer(app, host=host, port=port).start()
 
 
+def _salesforce_listener(module: Any, sandbox: Any) -> Any:
+    """How the Salesforce org hears that the shared world moved (its outbound messages, daily quota)."""
+    if hasattr(sandbox, "after_advance"):
+        return lambda step, _day_before: sandbox.after_advance(step)
+    return lambda step, day_before: module.on_advance(sandbox, step, day_before)
+
+
 def start_sandboxes(
     world_config: Any,
     hubspot_port: int = 8101,
@@ -164,7 +171,5 @@ def start_sandboxes(
         raise
     handle.salesforce_server = server
     handle.ca_path = str(server.ca_file)
-    handle.hubspot.listeners.append(
-        lambda step, day_before: salesforce.on_advance(server.sandbox, step, day_before)
-    )
+    handle.hubspot.listeners.append(_salesforce_listener(salesforce, server.sandbox))
     return handle

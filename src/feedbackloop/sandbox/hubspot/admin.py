@@ -16,7 +16,7 @@ from feedbackloop.sandbox.hubspot.wire import HubSpotError, ms
 if TYPE_CHECKING:
     from feedbackloop.sandbox.hubspot.app import HubSpotSandbox
 
-__all__ = ["AdvanceListener", "admin_blueprint", "advance", "deal_events", "deal_stages", "truth"]
+__all__ = ["AdvanceListener", "admin_blueprint", "advance", "deal_events", "deal_snapshot", "truth"]
 
 _event_ids = itertools.count(3_000_000_001)
 
@@ -31,14 +31,18 @@ def truth(portal: Portal) -> dict[str, Any]:
     return summary
 
 
-def deal_stages(portal: Portal) -> dict[str, str | None]:
-    """Each deal's stage as the portal last built it (call before the world moves)."""
+WATCHED = tuple(name for kind, name in SUBSCRIPTIONS if kind == "deal.propertyChange" and name)
+
+
+def deal_snapshot(portal: Portal) -> dict[str, tuple[str | None, ...]]:
+    """Subscribed properties of every deal as the portal last built it (take it before the world moves)."""
     with portal.lock:
-        return {rid: r.props.get("dealstage") for rid, r in portal.built().tables["deals"].by_id.items()}
+        deals = portal.built().tables["deals"].by_id
+        return {rid: tuple(r.props.get(n) for n in WATCHED) for rid, r in deals.items()}
 
 
-def deal_events(portal: Portal, step: Any, before: dict[str, str | None]) -> list[dict[str, Any]]:
-    """``deal.creation`` and ``deal.propertyChange`` (dealstage) events for what changed in ``step``."""
+def deal_events(portal: Portal, step: Any, before: dict[str, tuple[str | None, ...]]) -> list[dict[str, Any]]:
+    """``deal.creation`` and ``deal.propertyChange`` events (one per subscribed property that changed)."""
     o = portal.options
     base = {"portalId": o.hub_id, "appId": o.app_id, "changeSource": "CRM_UI", "attemptNumber": 0}
     events: list[dict[str, Any]] = []
@@ -59,24 +63,27 @@ def deal_events(portal: Portal, step: Any, before: dict[str, str | None]) -> lis
                         "changeFlag": "CREATED",
                     }
                 )
+        empty = (None,) * len(WATCHED)
         for rid, record in deals.items():
-            stage = record.props.get("dealstage")
-            if stage == before.get(rid):
-                continue
-            when = ms(record.props.get("hs_v2_date_entered_current_stage")) or record.updated
-            events.append(
-                {
-                    **base,
-                    "eventId": next(_event_ids),
-                    "subscriptionId": SUBSCRIPTIONS[("deal.propertyChange", "dealstage")],
-                    "occurredAt": when,
-                    "subscriptionType": "deal.propertyChange",
-                    "objectId": int(rid),
-                    "propertyName": "dealstage",
-                    "propertyValue": stage,
-                    "sourceId": f"userId:{record.props.get('hubspot_owner_id') or 0}",
-                }
-            )
+            old = before.get(rid, empty)
+            for name, previous in zip(WATCHED, old, strict=True):
+                value = record.props.get(name)
+                if value == previous:
+                    continue
+                when = ms(record.props.get("hs_v2_date_entered_current_stage")) or record.updated
+                events.append(
+                    {
+                        **base,
+                        "eventId": next(_event_ids),
+                        "subscriptionId": SUBSCRIPTIONS[("deal.propertyChange", name)],
+                        "occurredAt": when,
+                        "subscriptionType": "deal.propertyChange",
+                        "objectId": int(rid),
+                        "propertyName": name,
+                        "propertyValue": value or "",
+                        "sourceId": f"userId:{record.props.get('hubspot_owner_id') or 0}",
+                    }
+                )
     return events
 
 
@@ -91,7 +98,7 @@ def advance(
     ``listeners`` (e.g. the Salesforce sandbox's ``on_advance``) are called with ``(step, day_before)``
     so that every sandbox on the same world reacts to one advance.
     """
-    before = deal_stages(portal)
+    before = deal_snapshot(portal)
     with portal.lock:
         day_before = portal.world.now.date()
         step = portal.world.advance(days)

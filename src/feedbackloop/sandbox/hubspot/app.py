@@ -26,6 +26,7 @@ from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.routes_associations import associations_blueprint
 from feedbackloop.sandbox.hubspot.routes_meta import meta_blueprint
 from feedbackloop.sandbox.hubspot.routes_objects import objects_blueprint
+from feedbackloop.sandbox.hubspot.routes_schemas import schemas_blueprint
 from feedbackloop.sandbox.hubspot.scopes import required_scopes
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, error_response
 from feedbackloop.sandbox.serving import reset_connection
@@ -171,6 +172,7 @@ def create_hubspot_app(
     app.register_blueprint(objects_blueprint(portal))
     app.register_blueprint(associations_blueprint(portal))
     app.register_blueprint(meta_blueprint(portal))
+    app.register_blueprint(schemas_blueprint(portal))
     app.register_blueprint(admin_blueprint(sandbox))
 
     @app.before_request

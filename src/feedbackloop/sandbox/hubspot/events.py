@@ -26,7 +26,12 @@ __all__ = ["BATCH_SIZE", "SUBSCRIPTIONS", "WebhookSender", "sign_v3"]
 
 BATCH_SIZE = 100
 # The sandbox app's webhook subscriptions: (subscriptionType, propertyName) -> subscriptionId.
-SUBSCRIPTIONS = {("deal.creation", None): 2_100_001, ("deal.propertyChange", "dealstage"): 2_100_002}
+SUBSCRIPTIONS = {
+    ("deal.creation", None): 2_100_001,
+    ("deal.propertyChange", "dealstage"): 2_100_002,
+    ("deal.propertyChange", "closedate"): 2_100_003,
+    ("deal.propertyChange", "amount"): 2_100_004,
+}
 _DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
            "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}  # fmt: skip
 

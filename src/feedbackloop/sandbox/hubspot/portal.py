@@ -24,7 +24,7 @@ from feedbackloop.sandbox.hubspot.properties import (
 from feedbackloop.sandbox.hubspot.records import OBJECT_TYPE_IDS, IdMap, ObjectTable, Record
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms
 
-__all__ = ["CustomSchema", "Portal", "WriteProblem"]
+__all__ = ["CREATED_PROPERTY", "MODIFIED_PROPERTY", "CustomSchema", "Portal", "WriteProblem"]
 
 _ALIASES = {
     **{k: k for k in OBJECT_TYPE_IDS},
@@ -241,7 +241,9 @@ class Portal:
         if type_ in self.schemas or record.id in self.created.get(type_, ObjectTable()).by_id:
             self._touch(type_, record, now)
             return record
-        self.overlay.setdefault(key, {}).update({**values, **self._derived(type_, record)})
+        # Calculated stage flags follow a written stage; otherwise the world keeps them current.
+        derived = self._derived(type_, record) if "dealstage" in values else {}
+        self.overlay.setdefault(key, {}).update({**values, **derived})
         self.written_at[key] = now
         self._touch(type_, record, now)
         return record

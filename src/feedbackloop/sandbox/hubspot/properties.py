@@ -82,10 +82,12 @@ class PropertyDef:
 
 
 def _float(value: str) -> float | None:
+    """A finite number, or None ("nan" and "inf" are not numbers to HubSpot)."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def value_error(prop: PropertyDef, value: Any) -> str | None:

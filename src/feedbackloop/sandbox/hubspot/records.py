@@ -82,8 +82,21 @@ class AssociationIndex:
         self._links: dict[tuple[str, str], dict[str, list[str]]] = {}
 
     def link(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
-        self._links.setdefault((from_type, to_type), {}).setdefault(from_id, []).append(to_id)
-        self._links.setdefault((to_type, from_type), {}).setdefault(to_id, []).append(from_id)
+        forward = self._links.get((from_type, to_type))
+        if forward is None:
+            forward = self._links[(from_type, to_type)] = {}
+            self._links[(to_type, from_type)] = {}
+        backward = self._links[(to_type, from_type)]
+        targets = forward.get(from_id)
+        if targets is None:
+            forward[from_id] = [to_id]
+        else:
+            targets.append(to_id)
+        sources = backward.get(to_id)
+        if sources is None:
+            backward[to_id] = [from_id]
+        else:
+            sources.append(from_id)
 
     def targets(self, from_type: str, from_id: str, to_type: str) -> list[str]:
         return self._links.get((from_type, to_type), {}).get(from_id, [])

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.records import SINGULAR, AssociationIndex
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, standard_error
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, json_body, standard_error
 
 __all__ = ["associations_blueprint"]
 
@@ -53,8 +53,7 @@ def associations_blueprint(portal: Portal) -> Blueprint:
     @bp.post("/crm/v4/associations/<fromObjectType>/<toObjectType>/batch/read")
     def batch_read(fromObjectType: str, toObjectType: str) -> Response:  # noqa: N803 (HubSpot's names)
         started = _now()
-        body = request.get_json(silent=True)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
+        inputs = json_body().get("inputs")
         if not isinstance(inputs, list):
             raise HubSpotError(400, "Invalid input JSON: 'inputs' is required.")
         if len(inputs) > BATCH_READ_LIMIT:

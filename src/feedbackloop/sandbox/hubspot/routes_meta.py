@@ -1,4 +1,4 @@
-"""Metadata endpoints: properties and groups, pipelines, owners, sequences, templates, custom schemas."""
+"""Metadata endpoints: properties and groups, pipelines, owners, sequences and templates."""
 
 from __future__ import annotations
 
@@ -7,27 +7,22 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedbackloop.sandbox.hubspot.portal import CustomSchema, Portal
+from feedbackloop.sandbox.hubspot.portal import Portal
 from feedbackloop.sandbox.hubspot.properties import VALID_FIELD_TYPES, PropertyDef, PropertyRegistry
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, iso_from_ms, json_body
 
-__all__ = ["meta_blueprint"]
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
-    return body
+__all__ = ["created_response", "meta_blueprint", "property_from_body"]
 
 
-def _created(payload: dict[str, Any]) -> Response:
+def created_response(payload: dict[str, Any]) -> Response:
     response = jsonify(payload)
     response.status_code = 201
     return response
 
 
-def _property_from(body: dict[str, Any], registry: PropertyRegistry, *, custom: bool = False) -> PropertyDef:
+def property_from_body(
+    body: dict[str, Any], registry: PropertyRegistry, *, custom: bool = False
+) -> PropertyDef:
     required = ("name", "label", "type", "fieldType") + (() if custom else ("groupName",))
     missing = [k for k in required if not body.get(k)]
     if missing:
@@ -89,12 +84,12 @@ def meta_blueprint(portal: Portal) -> Blueprint:
 
     @bp.post("/crm/v3/properties/<objectType>")
     def create_property(objectType: str) -> Response:  # noqa: N803
-        body = _body()
+        body = json_body()
         with portal.lock:
             type_ = portal.resolve_type(objectType)
-            prop = _property_from(body, portal.registry(type_))
+            prop = property_from_body(body, portal.registry(type_))
             portal.add_property(type_, prop)
-            return _created(prop.to_json())
+            return created_response(prop.to_json())
 
     @bp.get("/crm/v3/properties/<objectType>/groups")
     def list_groups(objectType: str) -> Response:  # noqa: N803
@@ -112,7 +107,7 @@ def meta_blueprint(portal: Portal) -> Blueprint:
 
     @bp.post("/crm/v3/properties/<objectType>/groups")
     def create_group(objectType: str) -> Response:  # noqa: N803
-        body = _body()
+        body = json_body()
         if not body.get("name") or not body.get("label"):
             raise HubSpotError(400, "Invalid input JSON: 'name' and 'label' are required.")
         with portal.lock:
@@ -128,7 +123,7 @@ def meta_blueprint(portal: Portal) -> Blueprint:
                 "displayOrder": int(body.get("displayOrder", -1)),
                 "archived": False,
             }
-            return _created(groups[name])
+            return created_response(groups[name])
 
     def pipeline() -> dict[str, Any]:
         built = portal.built()
@@ -178,6 +173,26 @@ def meta_blueprint(portal: Portal) -> Blueprint:
             if pipelineId != "default":
                 raise HubSpotError(404, f"Unable to find pipeline {pipelineId}", "OBJECT_NOT_FOUND")
             return jsonify({"results": pipeline()["stages"]})
+
+    @bp.get("/crm/v3/pipelines/<objectType>/<pipelineId>/stages/<stageId>")
+    def get_stage(objectType: str, pipelineId: str, stageId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            deals_only(objectType)
+            stage = next((s for s in pipeline()["stages"] if s["id"] == stageId), None)
+            if pipelineId != "default" or stage is None:
+                raise HubSpotError(
+                    404, f"Unable to find stage {stageId} in pipeline {pipelineId}", "OBJECT_NOT_FOUND"
+                )
+            return jsonify(stage)
+
+    @bp.get("/crm/v3/owners/<ownerId>")
+    def get_owner(ownerId: str) -> Response:  # noqa: N803
+        with portal.lock:
+            created = iso_from_ms(portal.built().start_ms)
+            owner = next((o for o in portal.built().owners if o["id"] == ownerId), None)
+        if owner is None:
+            raise HubSpotError(404, f"Owner {ownerId} not found", "OBJECT_NOT_FOUND")
+        return jsonify({**owner, "createdAt": created, "updatedAt": created})
 
     @bp.get("/crm/v3/owners/")
     @bp.get("/crm/v3/owners")
@@ -229,91 +244,5 @@ def meta_blueprint(portal: Portal) -> Blueprint:
         if template is None:
             raise HubSpotError(404, f"Template {templateId} not found", "OBJECT_NOT_FOUND")
         return jsonify(template)
-
-    # -- custom objects (Enterprise) -------------------------------------------------------------
-    def enterprise() -> None:
-        if not portal.options.enterprise:
-            raise portal.enterprise_required()
-
-    def schema_json(schema: CustomSchema) -> dict[str, Any]:
-        return {**schema.body, "properties": [p.to_json() for p in schema.registry.props.values()]}
-
-    @bp.get("/crm-object-schemas/v3/schemas")
-    def list_schemas() -> Response:
-        enterprise()
-        with portal.lock:
-            return jsonify({"results": [schema_json(s) for s in portal.schemas.values()]})
-
-    @bp.get("/crm-object-schemas/v3/schemas/<objectType>")
-    def get_schema(objectType: str) -> Response:  # noqa: N803
-        enterprise()
-        with portal.lock:
-            type_ = portal.resolve_type(objectType)
-            if type_ not in portal.schemas:
-                raise HubSpotError(404, f"Unable to find a schema for {objectType}", "OBJECT_NOT_FOUND")
-            return jsonify(schema_json(portal.schemas[type_]))
-
-    @bp.post("/crm-object-schemas/v3/schemas")
-    def create_schema() -> Response:
-        enterprise()
-        body = _body()
-        missing = [
-            k
-            for k in ("name", "labels", "properties", "requiredProperties", "associatedObjects")
-            if k not in body
-        ]
-        if missing:
-            raise HubSpotError(400, f"Invalid input JSON: missing required properties {missing}")
-        name = str(body["name"])
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-            raise HubSpotError(400, f"Object name {name!r} must start with a letter (letters, digits, _).")
-        with portal.lock:
-            if any(s.name == name for s in portal.schemas.values()):
-                raise HubSpotError(
-                    409, f"An object type named '{name}' already exists.", "OBJECT_ALREADY_EXISTS"
-                )
-            registry = PropertyRegistry({f"{name}_information": f"{name} information"})
-            for standard in ("hs_object_id", "hs_createdate", "hs_lastmodifieddate"):
-                kind = ("number", "number") if standard == "hs_object_id" else ("datetime", "date")
-                registry.add(
-                    PropertyDef(
-                        standard, standard, kind[0], kind[1], next(iter(registry.groups)), read_only=True
-                    )
-                )
-            for raw in body["properties"]:
-                raw = {"type": "string", "fieldType": "text", **raw}
-                registry.add(_property_from(raw, registry, custom=True))
-            type_id = f"2-{len(portal.schemas) + 9_000_001}"
-            now = iso_from_ms(portal.now_ms())
-            associations = [
-                {
-                    "id": str(400 + i),
-                    "fromObjectTypeId": type_id,
-                    "toObjectTypeId": str(t),
-                    "name": f"{name}_to_{t}",
-                    "createdAt": now,
-                    "updatedAt": now,
-                }
-                for i, t in enumerate(body["associatedObjects"])
-            ]
-            schema_body = {
-                "id": type_id.split("-")[1],
-                "objectTypeId": type_id,
-                "name": name,
-                "fullyQualifiedName": f"p{portal.options.hub_id}_{name}",
-                "labels": body["labels"],
-                "primaryDisplayProperty": body.get("primaryDisplayProperty"),
-                "secondaryDisplayProperties": body.get("secondaryDisplayProperties", []),
-                "searchableProperties": body.get("searchableProperties", []),
-                "requiredProperties": body["requiredProperties"],
-                "associations": associations,
-                "archived": False,
-                "createdAt": now,
-                "updatedAt": now,
-            }
-            schema_body = {k: v for k, v in schema_body.items() if v is not None}
-            schema = CustomSchema(type_id, name, schema_body, registry)
-            portal.schemas[type_id] = schema
-            return _created(schema_json(schema))
 
     return bp

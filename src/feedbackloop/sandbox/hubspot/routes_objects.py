@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedbackloop.sandbox.hubspot.portal import Portal
+from feedbackloop.sandbox.hubspot.portal import MODIFIED_PROPERTY, Portal
 from feedbackloop.sandbox.hubspot.records import SINGULAR, Record
 from feedbackloop.sandbox.hubspot.search import search
-from feedbackloop.sandbox.hubspot.wire import HubSpotError, standard_error
+from feedbackloop.sandbox.hubspot.wire import HubSpotError, json_body, standard_error
 
 __all__ = ["LIST_DEFAULTS", "objects_blueprint"]
 
@@ -36,15 +36,20 @@ def _names(values: list[str]) -> list[str]:
     return [n for v in values for n in str(v).split(",") if n]
 
 
+def _with_standard(type_: str, asked: list[str]) -> list[str]:
+    """What a read returns: the asked properties (or the defaults) plus the id and the two timestamps,
+    which HubSpot always includes."""
+    standard = [MODIFIED_PROPERTY.get(type_, "hs_lastmodifieddate"), "hs_object_id"]
+    created = "hs_createdate" if type_ == "emails" or type_.startswith("2-") else "createdate"
+    return list(dict.fromkeys([*(asked or LIST_DEFAULTS.get(type_, [])), created, *standard]))
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
-    return body
+    return json_body()
 
 
 def _batch(
@@ -111,7 +116,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
             raise HubSpotError(400, f"limit must be between 1 and {maximum}")
         with portal.lock:
             type_ = portal.resolve_type(objectType)
-            names = _names(args.getlist("properties")) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
+            names = _with_standard(type_, _names(args.getlist("properties")))
             ordered = portal.table(type_).by_id_order()
             after = args.get("after") or "0"
             start = (
@@ -146,7 +151,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
             record = portal.find(type_, objectId, args.get("idProperty"))
             if record is None:
                 raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
-            names = _names(args.getlist("properties")) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
+            names = _with_standard(type_, _names(args.getlist("properties")))
             body = portal.render(type_, record, names, _names(args.getlist("propertiesWithHistory")))
             return jsonify(with_associations(type_, record, body, _names(args.getlist("associations"))))
 
@@ -188,7 +193,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
         inputs = _inputs(body)
         with portal.lock:
             type_ = portal.resolve_type(objectType)
-            names = list(body.get("properties") or []) or LIST_DEFAULTS.get(type_, ["hs_object_id"])
+            names = _with_standard(type_, [str(n) for n in body.get("properties") or []])
             results, missing = [], []
             for item in inputs:
                 record = portal.find(type_, str(item.get("id", "")), body.get("idProperty"))

@@ -182,7 +182,9 @@ def search(portal: Portal, type_: str, body: dict[str, Any]) -> dict[str, Any]:
         words = query.lower().split()
         records = [r for r in records if _query_match(r, QUERY_FIELDS.get(type_, []), words)]
     if sorts:
-        sort = sorts[0] if isinstance(sorts[0], dict) else {"propertyName": str(sorts[0])}
+        sort = sorts[0] if isinstance(sorts[0], dict) else {"propertyName": str(sorts[0]).lstrip("-")}
+        if isinstance(sorts[0], str) and sorts[0].startswith("-"):
+            sort["direction"] = "DESCENDING"  # the string form: "-createdate"
         name = str(sort.get("propertyName", ""))
         prop = portal.registry(type_).get(name)
         if prop is None:
@@ -193,7 +195,11 @@ def search(portal: Portal, type_: str, body: dict[str, Any]) -> dict[str, Any]:
 
     page = records[after : after + limit]
     asked = body.get("properties") or SEARCH_DEFAULTS.get(type_, [])
-    always = ["hs_object_id", *SEARCH_DEFAULTS.get(type_, [])[-2:]] if type_ in SEARCH_DEFAULTS else []
+    always = (
+        ["hs_object_id", *SEARCH_DEFAULTS[type_][-2:]]
+        if type_ in SEARCH_DEFAULTS
+        else ["hs_object_id", "hs_createdate", "hs_lastmodifieddate"]
+    )
     names = list(dict.fromkeys([*asked, *always]))
     out: dict[str, Any] = {"total": len(records), "results": [portal.render(type_, r, names) for r in page]}
     if after + limit < len(records):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 import uuid
 from typing import Any
 
 import pandas as pd
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 __all__ = [
     "HubSpotError",
     "error_response",
     "iso",
     "iso_from_ms",
+    "json_body",
     "ms",
     "parse_time_ms",
     "standard_error",
@@ -53,6 +55,21 @@ class HubSpotError(Exception):
             body["errors"] = self.errors
         body.update(self.extra)
         return body
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, strictly: NaN / Infinity and non-objects are a 400 as in HubSpot."""
+    try:
+        body = json.loads(request.get_data(), parse_constant=_no_constants)
+    except ValueError as exc:
+        raise HubSpotError(400, f"Invalid input JSON on line 1: {exc}") from None
+    if not isinstance(body, dict):
+        raise HubSpotError(400, "Invalid input JSON: the body must be a JSON object.")
+    return body
 
 
 def error_response(exc: HubSpotError) -> Response:

@@ -7,7 +7,6 @@ API installs, OAuth web-server flow with PKCE, outbound messages, served over HT
 
 from __future__ import annotations
 
-from feedbackloop.sandbox.salesforce.admin import on_advance
 from feedbackloop.sandbox.salesforce.app import SalesforceSandbox, create_salesforce_app, sandbox_of
 from feedbackloop.sandbox.salesforce.org import OrgOptions
 from feedbackloop.sandbox.salesforce.outbound import OutboundSender, build_notifications, is_ack
@@ -23,7 +22,6 @@ __all__ = [
     "create_salesforce_app",
     "is_ack",
     "make_tls_context",
-    "on_advance",
     "sandbox_of",
     "start_salesforce",
     "trusting_session",

@@ -7,7 +7,6 @@ Bodies match the HubSpot sandbox: ``stats``, ``truth`` (template keys as EmailTe
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -19,7 +18,7 @@ from feedbackloop.sandbox.salesforce.rest import SalesforceError, json_response
 if TYPE_CHECKING:
     from feedbackloop.sandbox.salesforce.app import SalesforceSandbox
 
-__all__ = ["advance", "on_advance", "register_admin", "truth"]
+__all__ = ["advance", "register_admin", "truth"]
 
 
 def truth(sandbox: SalesforceSandbox) -> dict[str, Any]:
@@ -32,26 +31,10 @@ def truth(sandbox: SalesforceSandbox) -> dict[str, Any]:
     return summary
 
 
-def on_advance(sandbox: SalesforceSandbox, step: Any, day_before: Any) -> int:
-    """What the org does after the world moved (by anyone): a new simulated day restores the daily API
-    allocation, and closed deals are announced; returns the number of outbound messages queued."""
-    if sandbox.world.now.date() != day_before:
-        with sandbox.org.lock:
-            sandbox.org.api_used = 0
-    # map the new present in the background so the next API call does not wait for it
-    threading.Thread(
-        target=sandbox.org.rows, args=("Opportunity",), name="salesforce-warm", daemon=True
-    ).start()
-    if sandbox.sender is None or not step.closed_deal_ids:
-        return 0
-    return sandbox.sender.notify(step.closed_deal_ids)
-
-
 def advance(sandbox: SalesforceSandbox, days: float) -> dict[str, Any]:
     with sandbox.lock:
-        day_before = sandbox.world.now.date()
         step = sandbox.world.advance(days)  # type: ignore[attr-defined]
-    messages = on_advance(sandbox, step, day_before)
+    messages = sandbox.after_advance(step)
     return {
         "start": str(step.start),
         "end": str(step.end),
@@ -102,12 +85,7 @@ def register_admin(app: Flask, sandbox: SalesforceSandbox) -> None:
 
     @app.post("/_sandbox/reset")
     def post_reset() -> Response:
-        with sandbox.lock:
-            sandbox.world.reset()  # type: ignore[attr-defined]
-        sandbox.org.reset_writes()
-        sandbox.jobs.jobs.clear()
-        sandbox.stats.reset()
-        sandbox.faults.configure(0.0)
+        sandbox.reset()
         return json_response({"status": "reset", "now": str(sandbox.world.now)})
 
     @app.post("/_sandbox/expire-tokens")

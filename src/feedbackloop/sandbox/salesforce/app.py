@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from contextlib import AbstractContextManager
 from typing import Any
@@ -26,12 +27,14 @@ from feedbackloop.sandbox.salesforce.objects import WorldFrames
 from feedbackloop.sandbox.salesforce.org import OrgData, OrgOptions
 from feedbackloop.sandbox.salesforce.outbound import OutboundSender
 from feedbackloop.sandbox.salesforce.rest import CursorStore, SalesforceError, register_rest
+from feedbackloop.sandbox.salesforce.rest_writes import register_writes
 from feedbackloop.sandbox.salesforce.tooling_routes import register_tooling
 from feedbackloop.sandbox.serving import reset_connection
 
 __all__ = ["SalesforceSandbox", "create_salesforce_app", "error_response", "sandbox_of"]
 
 _FILLED = ("sobject",)
+MAX_URI = 16_384  # Salesforce refuses longer URIs (reference §4.1: 414/431); long IN lists must be split
 
 
 class SalesforceSandbox:
@@ -54,6 +57,7 @@ class SalesforceSandbox:
         self.jobs = BulkJobs(self.org)
         self.sender = sender
         self.base_url = options.instance_url or ""
+        self._day = world.now.date()
 
     def instance_url(self) -> str:
         """The URL clients should call: configured, else the host the current request came to."""
@@ -63,6 +67,32 @@ class SalesforceSandbox:
             return request.host_url.rstrip("/")
         except RuntimeError:
             return self.base_url
+
+    def after_advance(self, step: Any) -> int:
+        """What the org does after the world moved (call it after ``world.advance``, outside the world
+        lock): a new simulated day restores the daily API allocation, the new present is mapped in the
+        background, and closed deals are announced as outbound messages. Returns the messages queued."""
+        today = self.world.now.date()
+        if today != self._day:
+            self._day = today
+            with self.org.lock:
+                self.org.api_used = 0
+        threading.Thread(
+            target=self.org.rows, args=("Opportunity",), name="salesforce-map", daemon=True
+        ).start()
+        if self.sender is None or not step.closed_deal_ids:
+            return 0
+        return self.sender.notify(step.closed_deal_ids)
+
+    def reset(self) -> None:
+        """Back to the world's initial present, with no writes, installs, jobs, counts or faults."""
+        with self.lock:
+            self.world.reset()  # type: ignore[attr-defined]
+        self._day = self.world.now.date()
+        self.org.reset_writes()
+        self.jobs.jobs.clear()
+        self.stats.reset()
+        self.faults.configure(0.0)
 
     def close(self) -> None:
         if self.sender is not None:
@@ -128,13 +158,18 @@ def create_salesforce_app(
     app.extensions["salesforce_sandbox"] = sandbox
     register_oauth(app, sandbox.tokens, sandbox.org.org_id, sandbox.org.user_id, sandbox.instance_url)
     register_rest(app, sandbox.org, sandbox.cursors)
+    register_writes(app, sandbox.org)
     register_bulk(app, sandbox.jobs)
     register_tooling(app, sandbox.org)
     register_admin(app, sandbox)
 
     @app.before_request
     def gatekeeper() -> Response | None:
+        if not sandbox.base_url:  # remember where we are served, for outbound messages' EnterpriseUrl
+            sandbox.base_url = request.host_url.rstrip("/")
         path = request.path
+        if len(request.full_path) > MAX_URI:
+            return error_response(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes")
         if path.startswith("/_sandbox") or path == "/services/oauth2/authorize":
             return None
         key = endpoint_key()
@@ -181,6 +216,8 @@ def create_salesforce_app(
             return error_response(404, "NOT_FOUND", "The requested resource does not exist")
         if exc.code == 405:
             return error_response(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed.")
-        return error_response(exc.code or 500, "INVALID_REQUEST", exc.description or exc.name)
+        if (exc.code or 500) >= 500:
+            return error_response(exc.code or 500, "UNKNOWN_EXCEPTION", "An unexpected error occurred.")
+        return error_response(exc.code or 400, "INVALID_REQUEST", exc.description or exc.name)
 
     return app

@@ -192,8 +192,9 @@ def register_oauth(app: Flask, tokens: TokenStore, org_id: str, user_id: str, in
         tokens.revoke(request.form.get("token", ""))
         return Response(status=200)
 
+    @app.get("/id/<org>/<user>")
     @app.get("/services/oauth2/userinfo")
-    def userinfo() -> Response:
+    def userinfo(**_: str) -> Response:
         if not tokens.valid(bearer_token()):
             return Response("Bad_OAuth_Token", status=403)
         base = instance_url()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,6 @@ class OrgOptions:
     preinstall: bool = False
     bulk_processing_seconds: float = 0.2
     instance_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _default(definition: FieldDef) -> Any:

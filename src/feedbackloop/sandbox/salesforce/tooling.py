@@ -13,7 +13,8 @@ from typing import Any
 
 from feedbackloop.sandbox.salesforce.ids import KEY_PREFIXES
 from feedbackloop.sandbox.salesforce.org import OrgData
-from feedbackloop.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema, _audit, _f
+from feedbackloop.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
+from feedbackloop.sandbox.salesforce.standard_objects import audit_fields, field
 
 __all__ = [
     "ToolingError",
@@ -52,8 +53,7 @@ class ToolingError(Exception):
 
 def tooling_schema() -> Schema:
     """The two Tooling objects the sandbox lets clients query."""
-    schema = Schema.__new__(Schema)
-    schema.objects = {
+    objects = {
         "CustomObject": ObjectDef(
             "CustomObject",
             "Custom Object",
@@ -61,10 +61,10 @@ def tooling_schema() -> Schema:
             fields={
                 f.name: f
                 for f in [
-                    *_audit(),
-                    _f("DeveloperName", "string"),
-                    _f("NamespacePrefix", "string"),
-                    _f("ExternalName", "string"),
+                    *audit_fields(),
+                    field("DeveloperName", "string"),
+                    field("NamespacePrefix", "string"),
+                    field("ExternalName", "string"),
                 ]
             },
         ),
@@ -75,16 +75,16 @@ def tooling_schema() -> Schema:
             fields={
                 f.name: f
                 for f in [
-                    *_audit(),
-                    _f("DeveloperName", "string"),
-                    _f("NamespacePrefix", "string"),
-                    _f("TableEnumOrId", "string"),
-                    _f("Description", "string"),
+                    *audit_fields(),
+                    field("DeveloperName", "string"),
+                    field("NamespacePrefix", "string"),
+                    field("TableEnumOrId", "string"),
+                    field("Description", "string"),
                 ]
             },
         ),
     }
-    return schema
+    return Schema(objects=objects)
 
 
 def _tooling_record(org: OrgData, kind: str, values: dict[str, Any]) -> str:
@@ -123,9 +123,9 @@ def create_custom_object(org: OrgData, body: dict[str, Any]) -> str:
         prefix = "a0" + "123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(org.tooling["CustomObject"]) % 35]
         name_field = meta.get("nameField") or {}
         fields = [
-            *_audit(),
-            _f("Name", "string", w=True, length=80, label=name_field.get("label", "Name")),
-            _f("OwnerId", "reference", "User", rel="Owner", w=True),
+            *audit_fields(),
+            field("Name", "string", w=True, length=80, label=name_field.get("label", "Name")),
+            field("OwnerId", "reference", "User", rel="Owner", w=True),
         ]
         obj = ObjectDef(
             full_name,

@@ -133,7 +133,7 @@ def map_error(exc: BaseException, what: str) -> ConnectorError:
     if isinstance(exc, SalesforceMalformedRequest):
         hint = (
             "; if a field was removed from the org, `feedbackloop sync --full` re-reads which fields exist"
-            if code in ("INVALID_FIELD", "INVALID_TYPE")
+            if code == "INVALID_FIELD"
             else ""
         )
         return RemoteError(f"Salesforce rejected {what} ({detail}){hint}", status=400)

@@ -90,6 +90,14 @@ def run(config: WorldConfig, *, detailed: bool) -> None:
             print(f"second sync, nothing changed: {again.api_calls} API calls")
             if not detailed:
                 return
+            step = requests.post(
+                f"{org.url}/_sandbox/advance", json={"days": 7}, verify=org.ca_file, timeout=60
+            ).json()
+            later = run_sync(store, clean, SalesforceConnector(settings, store, clean, policy=policy))
+            print(
+                f"after 7 simulated days ({step['closed_deals']} deals closed): {later.deals} deals, "
+                f"{later.messages} emails in {later.api_calls} API calls"
+            )
             tracemalloc.start()
             sync("traced")
             peak = tracemalloc.get_traced_memory()[1]

@@ -22,6 +22,7 @@ import requests
 from feedbackloop.config.settings import Settings
 from feedbackloop.connectors.retry import RetryPolicy
 from feedbackloop.connectors.salesforce import SalesforceConnector
+from feedbackloop.connectors.salesforce.connect import connect_from_code
 from feedbackloop.connectors.salesforce.oauth import OAuthApp, Pkce, TokenSet, save_tokens
 from feedbackloop.connectors.salesforce.streams import SyncOptions
 from feedbackloop.connectors.sync import load_sync_state, run_sync
@@ -228,24 +229,9 @@ def _oauth_tenant(store: Store, settings: Settings, org: Any, name: str) -> Tena
         app.authorization_url("s1", pkce), allow_redirects=False, verify=org.ca_file, timeout=30
     )
     code = parse_qs(urlparse(redirect.headers["Location"]).query)["code"][0]
-    tokens = app.exchange_code(code, pkce)
-    assert tokens.refresh_token
-    ref = store.create_tenant(
-        name,
-        provider="salesforce",
-        external_id=tokens.org_id,
-        settings={
-            "instance_url": tokens.instance_url,
-            "ca_bundle": org.ca_file,
-            "loss_reason_field": "Loss_Reason__c",
-            "client_id": options.client_id,
-            "login_url": org.url,
-            "redirect_uri": app.redirect_uri,
-        },
-    )
-    box = secret_box(settings)
-    save_tokens(store, ref, tokens, box)
-    store.put_credential(ref, "salesforce_client_secret", options.client_secret, box)
+    ref = connect_from_code(settings, store, app, code, pkce, name=name)
+    assert ref.external_id == org.sandbox.org.org_id
+    assert store.get_credential(ref, "salesforce_refresh_token", secret_box(settings))
     return ref
 
 

@@ -11,12 +11,18 @@ from typing import Any
 from feedbackloop.config.settings import Settings
 from feedbackloop.connectors.salesforce.client import DEFAULT_API_VERSION, SalesforceClient
 from feedbackloop.connectors.salesforce.connector import CLIENT_SECRET
-from feedbackloop.connectors.salesforce.oauth import TokenSet, org_id_from_identity, save_tokens
+from feedbackloop.connectors.salesforce.oauth import (
+    OAuthApp,
+    Pkce,
+    TokenSet,
+    org_id_from_identity,
+    save_tokens,
+)
 from feedbackloop.crypto import secret_box
 from feedbackloop.errors import AuthError, UsageError
 from feedbackloop.store import Store, TenantRef
 
-__all__ = ["connect_tenant", "identify"]
+__all__ = ["connect_from_code", "connect_tenant", "identify"]
 
 
 def identify(client: SalesforceClient) -> tuple[str, str | None]:
@@ -82,3 +88,29 @@ def connect_tenant(
     if client_secret:
         store.put_credential(tenant, CLIENT_SECRET, client_secret, box)
     return tenant
+
+
+def connect_from_code(
+    settings: Settings,
+    store: Store,
+    app: OAuthApp,
+    code: str,
+    pkce: Pkce,
+    *,
+    name: str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
+) -> TenantRef:
+    """The OAuth install callback in one call: exchange ``code`` (with the PKCE verifier), verify the
+    token, and store the tenant with what a refresh needs (login host, client id, encrypted secret)."""
+    tokens = app.exchange_code(code, pkce)
+    extra = {"client_id": app.client_id, "login_url": app.login_url, "redirect_uri": app.redirect_uri}
+    return connect_tenant(
+        settings,
+        store,
+        name,
+        tokens,
+        ca_bundle=app.ca_bundle,
+        api_version=api_version,
+        extra=extra,
+        client_secret=app.client_secret,
+    )

@@ -55,7 +55,6 @@ def opportunity_query(since: datetime | None, *, loss_reason_field: str | None) 
         "CloseDate",
         "CreatedDate",
         "SystemModstamp",
-        "LastModifiedById",
         "OwnerId",
         "LeadSource",
         "ContactId",

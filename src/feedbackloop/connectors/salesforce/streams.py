@@ -11,8 +11,9 @@ State (``SyncState`` bookmarks):
 
 Emails are fetched only for opportunities that are new to the store or whose outcome changed: our own
 write-backs (and any other edit) bump ``SystemModstamp`` but must not make the next sync re-read every
-email. A batch is one chunk of opportunities with their emails, sized so that the email query fits one
-page (2,000 records), so a crash loses at most one chunk of work.
+email. A batch is one chunk of opportunities with their emails, sized (from the emails per deal seen so
+far) so that the email query fits one page of 2,000 records; chunks may span opportunity pages, and a
+crash loses at most one chunk of work.
 """
 
 from __future__ import annotations

@@ -226,3 +226,21 @@ def test_write_back_retries_failed_records_and_reports_the_rest() -> None:
     retried = [r["id"] for r in json.loads(responses.calls[1].request.body or "")["records"]]
     assert retried == ["006B", "bad"]
     assert json.loads(responses.calls[0].request.body or "")["allOrNone"] is False
+
+
+@responses.activate
+def test_write_back_before_install_says_to_install() -> None:
+    from datetime import UTC, datetime
+
+    from feedbackloop.connectors.base import TemplateScoreRecord, WriteBackPlan
+    from feedbackloop.connectors.salesforce.writeback import write_back
+    from feedbackloop.errors import ConnectorError
+
+    url = f"{BASE}/services/data/v62.0/composite/sobjects/Template_Score__c/Template_Id__c"
+    responses.patch(url, json=_error("NOT_FOUND", "The requested resource does not exist"), status=404)
+    plan = WriteBackPlan(
+        datetime(2026, 11, 1, tzinfo=UTC),
+        templates=[TemplateScoreRecord("00X1", "T", 0.1, None, None, None, None, "active", 3)],
+    )
+    with pytest.raises(ConnectorError, match="feedbackloop install"):
+        write_back(_client(), plan, sleep=lambda _s: None)

@@ -18,6 +18,7 @@ from feedbackloop.connectors.base import SkippedRecord, WriteBackPlan, WriteBack
 from feedbackloop.connectors.salesforce.client import SalesforceClient
 from feedbackloop.connectors.salesforce.install import TEMPLATE_OBJECT
 from feedbackloop.connectors.salesforce.soql import soql_datetime
+from feedbackloop.errors import ConnectorError, RemoteError
 
 __all__ = ["BULK_THRESHOLD", "COLLECTION_LIMIT", "deal_record", "template_record", "write_back"]
 
@@ -91,9 +92,17 @@ class _Writer:
                 if self.external_id
                 else "composite/sobjects"
             )
-            results = self.client.restful(
-                path, f"writing {self.sobject}", method="PATCH", json={"allOrNone": False, "records": body}
-            )
+            try:
+                results = self.client.restful(
+                    path,
+                    f"writing {self.sobject}",
+                    method="PATCH",
+                    json={"allOrNone": False, "records": body},
+                )
+            except RemoteError as exc:
+                if exc.status == 404:  # the custom object does not exist yet
+                    raise ConnectorError(f"{exc}; run `feedbackloop install` before write-back") from None
+                raise
             for r, result in zip(chunk, list(results or []), strict=False):
                 if not result.get("success"):
                     failed[str(r[self.key])] = _reason(result)

@@ -30,6 +30,10 @@ def _values(series: pd.Series) -> list[object]:
     return [None if pd.isna(v) else str(v) for v in series]
 
 
+def _categories(series: pd.Series) -> list[frozenset[str]]:
+    return [frozenset() if pd.isna(v) or v == "" else frozenset(str(v).split(",")) for v in series]
+
+
 def _world_closed(world: object) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     deals = world.deals_frame()  # type: ignore[attr-defined]
     closed = deals[deals["outcome"].isin(["won", "lost"])]
@@ -88,6 +92,8 @@ def test_default_world_full_sync_matches_the_world_within_the_call_budget(
     strong = replied & (m["response_sentiment"].abs() > 0.3)
     agree = (s.loc[strong, "response_sentiment"] * m.loc[strong, "response_sentiment"] >= 0).mean()
     assert agree > 0.8
+    # objection categories from the reply texts (insights' find_objections) are the world's own
+    assert _categories(s.loc[replied, "objections"]) == _categories(m.loc[replied, "objections"])
 
     # call budget: ≤ 1.1 × what the batch limits imply, and no 429 from the sandbox
     n_deals, n_emails = len(closed), len(messages) + len(replies)
@@ -192,3 +198,16 @@ def test_a_world_larger_than_the_10000_result_cap_syncs_completely(settings: Set
     assert closed > 12_000
     assert store.count(DealRow, tenant) == closed
     assert store.count(MessageRow, tenant) == truth["emails"]
+
+
+def test_stage_history_is_read_per_lost_deal_when_the_search_body_would_be_too_long(
+    settings: Settings, store: Store
+) -> None:
+    with sandbox(deals=300, seed=10) as portal:
+        tenant, connector = connect(settings, store, portal, search_property_chars=10)
+        run_sync(store, tenant, connector)
+        closed, _, _ = _world_closed(portal.handle.world)
+    assert connector.client.calls_by_kind["deals batch read"] >= 1
+    got = store.deals_frame(tenant).set_index("deal_id").sort_index()
+    want = closed.assign(deal_id=closed["deal_id"].astype(str)).set_index("deal_id").sort_index()
+    assert _values(got["stage_lost"]) == _values(want["stage_lost"])

@@ -169,3 +169,34 @@ def test_check_fails_without_template_ids(settings: Settings, store: Store) -> N
     assert not report.ok
     assert "template attribution" in report.missing["hs_template_id"]
     assert report.problems
+
+
+def test_the_write_back_runner_recommends_next_templates_for_open_deals(
+    settings: Settings, store: Store
+) -> None:
+    from feedbackloop.connectors.writeback import run_writeback
+
+    with sandbox(deals=300, seed=9) as portal:
+        tenant, connector = connect(settings, store, portal)
+        run_sync(store, tenant, connector)
+        connector.install()
+        open_deals = list(connector.open_deals())
+        templates = sorted(store.templates_frame(tenant)["template_id"].astype(str))
+        result = {
+            "schema_version": 1,
+            "templates": [
+                {"template_id": t, "name": f"T{t}", "score": (i % 7) / 10, "status": "active", "deals": 30}
+                for i, t in enumerate(templates)
+            ],
+            "segments": {},
+        }
+        summary = run_writeback(store, tenant, connector, result)
+        advised = [d.deal_id for d in open_deals if d.next_position and d.next_position <= 5]
+        written = _read_deals(portal, advised[:50])
+    world = portal.handle.world.deals_frame()
+    assert len(open_deals) == int((world["outcome"] == "open").sum())
+    assert all(d.segment in ("smb", "mid_market", "enterprise") for d in open_deals)
+    assert summary.failed == 0
+    assert advised
+    assert all(w["fl_recommended_next_template"] for w in written.values())
+    assert all(float(w["fl_recommended_score"]) >= 0 for w in written.values())

@@ -36,10 +36,11 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
-connect_app.command("salesforce")(connect_salesforce)
-connect_app.command("hubspot")(connect_hubspot)
 app.add_typer(tests_app, name="tests")
 app.command("select")(select)
+
+connect_app.command("hubspot")(connect_hubspot)
+connect_app.command("salesforce")(connect_salesforce)
 app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)

@@ -56,10 +56,10 @@ def print_findings(
         table = Table(title="Declining templates", title_justify="left")
         for column in ("template", "recent", "historical", "change", "q-value"):
             table.add_column(column, justify="left" if column == "template" else "right")
-        names = {str(t["template_id"]): t.get("name") for t in data.get("templates", [])}
+        template_names = {str(t["template_id"]): t.get("name") for t in data.get("templates", [])}
         for d in declining:
             table.add_row(
-                str(d.get("name") or names.get(str(d["template_id"])) or d["template_id"]),
+                str(d.get("name") or template_names.get(str(d["template_id"])) or d["template_id"]),
                 _fmt(d.get("recent_win_rate"), "{:.1%}"),
                 _fmt(d.get("historical_win_rate"), "{:.1%}"),
                 _fmt(d.get("relative_change"), "{:+.0%}"),

@@ -3,7 +3,8 @@
 Tenant settings (``tenant.settings``, non-secret): ``base_url``; optional ``limits`` ({burst,
 burst_period, search, search_period}), ``retry`` ({max_attempts, base_delay, max_delay, timeout,
 wait_scale}), ``batch_deals``, ``lookback_seconds``, ``segments`` ({smb_employees, mid_employees,
-smb_amount, mid_amount}); ``template_object`` is written by ``install``.
+smb_amount, mid_amount}), ``search_property_chars`` (above it, stage history is read per lost deal
+instead of in the search); ``template_object`` is written by ``install``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class HubSpotConnector:
         self.options = StreamOptions(
             batch_deals=int(conf.get("batch_deals", 1000)),
             lookback_ms=int(float(conf.get("lookback_seconds", 30)) * 1000),
+            search_property_chars=int(conf.get("search_property_chars", 2000)),
             rules=SegmentRules.from_settings(conf.get("segments")),
         )
 

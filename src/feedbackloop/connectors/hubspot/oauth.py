@@ -26,6 +26,7 @@ __all__ = [
     "OAuthApp",
     "OAuthTokens",
     "TokenSource",
+    "connect_from_code",
     "exchange_code",
     "lookup_hub_id",
     "refresh_tokens",
@@ -173,12 +174,11 @@ class TokenSource:
         store: Store,
         tenant: TenantRef,
         box: SecretBox,
-        app: OAuthApp | None = None,
         *,
         refresher: Callable[[str], OAuthTokens] | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._store, self._tenant, self._box, self._app = store, tenant, box, app
+        self._store, self._tenant, self._box = store, tenant, box
         self._refresher = refresher
         self._now = now
         self._lock = threading.Lock()
@@ -239,3 +239,25 @@ def store_connection(
     if tokens is not None:
         store.put_credential(tenant, OAUTH_CREDENTIAL, tokens.to_json(), box, tokens.expires_at)
     return tenant
+
+
+def connect_from_code(
+    store: Store,
+    box: SecretBox,
+    app: OAuthApp,
+    code: str,
+    *,
+    base_url: str,
+    name: str | None = None,
+) -> TenantRef:
+    """The OAuth install callback in one call: exchange ``code``, find the portal, save the tenant.
+
+    The tenant is named ``hubspot-<portal id>`` unless ``name`` is given; reinstalling updates it.
+    """
+    client = HubSpotClient(lambda: "", base_url=base_url, tenant_key=f"oauth:{base_url}")
+    try:
+        tokens = exchange_code(client, app, code)
+    finally:
+        client.close()
+    tenant_name = name or (f"hubspot-{tokens.hub_id}" if tokens.hub_id is not None else "hubspot")
+    return store_connection(store, box, tenant_name, base_url=base_url, hub_id=tokens.hub_id, tokens=tokens)

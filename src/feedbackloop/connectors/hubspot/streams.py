@@ -16,6 +16,7 @@ its own properties map to the deal already stored. Anything else changed → fet
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from feedbackloop.connectors.hubspot.mapping import (
     StageInfo,
     deal_from,
     entered_property,
+    outcome_of,
     stages_from_pipelines,
     step_positions,
     to_ms,
@@ -55,14 +57,18 @@ class StreamOptions:
 
     batch_deals: int = 1000
     lookback_ms: int = 30_000
+    #: Characters the search body's property list may take (HubSpot rejects bodies over 3,000).
+    search_property_chars: int = 2_000
     rules: SegmentRules = field(default_factory=SegmentRules)
 
 
-def same_deal(new: Deal, stored: Mapping[str, Any] | None) -> bool:
+def same_deal(new: Deal, stored: Mapping[str, Any] | None, ignore: frozenset[str] = frozenset()) -> bool:
     """Whether ``new`` carries the same deal-level values as the stored row (``crm_updated_at`` aside)."""
     if stored is None:
         return False
     for name in _COMPARED:
+        if name in ignore:
+            continue
         mine, theirs = getattr(new, name), stored.get(name)
         if isinstance(mine, Outcome):
             mine = mine.value
@@ -103,6 +109,7 @@ class DealStream:
         self._template_info: dict[str, dict[str, Any]] | None = None
         #: What this run could not read for lack of a scope (degraded, not failed): area → why.
         self.denied: dict[str, str] = {}
+        self.history: list[str] = []  # stage-history properties read per lost deal (many stages)
         self._reported: set[str] = set()
 
     # -- run ------------------------------------------------------------------------------------
@@ -112,7 +119,16 @@ class DealStream:
         recent: dict[str, int] = {str(k): int(v) for k, v in dict(bookmark.get("recent") or {}).items()}
         self._sequences = {str(k): dict(v) for k, v in dict(bookmark.get("sequences") or {}).items()}
         self.stages = stages_from_pipelines(self.fetch.pipelines())
-        properties = [*DEAL_PROPERTIES, *(entered_property(s) for s in sorted(self.stages))]
+        # Stage history (for "stage lost") rides along in the search unless the body would pass the
+        # search API's 3,000-character limit (pipelines with many stages): then lost deals are read.
+        self.history = [
+            entered_property(s) for s, i in sorted(self.stages.items()) if i.outcome is Outcome.OPEN
+        ]
+        properties = [*DEAL_PROPERTIES, *self.history]
+        if len(json.dumps(properties)) > self.options.search_property_chars:
+            properties = list(DEAL_PROPERTIES)
+        else:
+            self.history = []
         seen = dict(recent)  # committed and pending: what this run must not fetch twice
         pending: list[tuple[str, dict[str, Any], int | None]] = []
         resume_at = committed
@@ -189,6 +205,10 @@ class DealStream:
             d: [EmailRecord(e, emails[e]) for e in emails_of.get(d, []) if e in emails] for d in ids
         }
         self._load_sequences(records_of)
+        if self.history:
+            lost = [d for d, p in wanted if outcome_of(p, self.stages) is Outcome.LOST]
+            history = self.fetch.batch_read("deals", lost, self.history) if lost else {}
+            wanted = [(d, {**p, **history.get(d, {})}) for d, p in wanted]
         deals: list[Deal] = []
         messages: list[Message] = []
         used: set[str] = set()
@@ -240,7 +260,8 @@ class DealStream:
         mapped = deal_from(
             deal_id, props, self.stages, company=None, rules=self.options.rules, sequence_id=None
         )
-        return isinstance(mapped, Deal) and same_deal(mapped, stored)
+        ignore = frozenset({"stage_lost"}) if self.history else frozenset()  # history not in the search
+        return isinstance(mapped, Deal) and same_deal(mapped, stored, ignore)
 
     def _load_companies(self, ids: set[str]) -> None:
         missing = sorted(ids - self._companies.keys())

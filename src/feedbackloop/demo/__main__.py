@@ -121,25 +121,26 @@ def crm_stage(console: Console) -> list[CrmRun]:
                 lambda: _hubspot_examples(handle.hubspot_url, handle.token),
             )
         )
+        runs.append(_salesforce(console, settings, store, handle, truth))
     finally:
         handle.stop()
         store.db.dispose()
     return runs
 
 
+def _salesforce(console: Console, settings: Any, store: Any, handle: Any, truth: dict[str, Any]) -> CrmRun:
+    from feedbackloop.demo.salesforce import connect_salesforce_tenant, salesforce_examples
+
+    tenant = connect_salesforce_tenant(settings, store, handle)
+    return run_crm(console, settings, store, tenant, truth, lambda: salesforce_examples(handle))
+
+
 def summary_stage(console: Console, runs: list[CrmRun], elapsed: float) -> None:
     console.rule("3 · Summary")
     table = Table(title="What feedbackloop did in each CRM", title_justify="left")
-    for column in (
-        "tenant",
-        "synced deals",
-        "emails",
-        "sync API calls",
-        "written back",
-        "failed",
-        "write API calls",
-    ):
-        table.add_column(column, justify="left" if column == "tenant" else "right")
+    table.add_column("tenant", no_wrap=True)
+    for column in ("deals", "emails", "sync calls", "written", "failed", "write calls"):
+        table.add_column(column, justify="right")
     for run in runs:
         table.add_row(
             run.tenant,

@@ -15,7 +15,8 @@ from feedbackloop import __version__
 from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_hubspot import connect_hubspot
-from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.connect_salesforce import connect_salesforce
+from feedbackloop.commands.connectors import check, connect_app, install, sync, writeback
 from feedbackloop.commands.doctor import doctor
 from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
@@ -40,10 +41,12 @@ app.add_typer(tests_app, name="tests")
 app.command("select")(select)
 
 connect_app.command("hubspot")(connect_hubspot)
+connect_app.command("salesforce")(connect_salesforce)
 app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("writeback")(writeback)
 app.command("analyze")(analyze)
 app.command("report")(report)
 app.add_typer(templates_app, name="templates")

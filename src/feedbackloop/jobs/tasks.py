@@ -30,6 +30,7 @@ __all__ = [
     "default_analyze",
     "default_sync",
     "due_analyses_job",
+    "enqueue_reconcile",
     "review_job",
     "runtime",
     "sync_job",
@@ -42,11 +43,36 @@ LOCK_TTL = timedelta(hours=1)
 
 
 def default_sync(settings: Settings, store: Store, tenant: TenantRef) -> Any:
-    """An incremental sync through the tenant's connector (the saved cursor makes it cheap)."""
+    """An incremental sync through the tenant's connector (the saved cursor makes it cheap).
+
+    It is also the reconciliation for webhooks that never arrived: every closed deal it stores is put
+    in the inbox as a ``reconcile`` event, and the worker's ledger applies each outcome once whichever
+    way it arrived.
+    """
     from feedbackloop.connectors.registry import build_connector
     from feedbackloop.connectors.sync import run_sync
 
-    return run_sync(store, tenant, build_connector(settings, store, tenant)).to_json()
+    closed: list[tuple[str, str]] = []
+
+    def collect(batch: Any, _summary: Any) -> None:
+        closed.extend((str(d.deal_id), str(d.outcome.value)) for d in batch.deals)
+
+    summary = run_sync(store, tenant, build_connector(settings, store, tenant), on_batch=collect)
+    enqueue_reconcile(store, tenant, closed)
+    return summary.to_json()
+
+
+def enqueue_reconcile(store: Store, tenant: TenantRef, deals: list[tuple[str, str]]) -> int:
+    """Put closed deals in the inbox (idempotently, by deal and outcome) for the worker to learn from."""
+    from feedbackloop.webhooks.inbox import Inbox, NewEvent, event_key
+    from feedbackloop.webhooks.worker import CLOSED_OUTCOMES
+
+    events = [
+        NewEvent(tenant, event_key("reconcile", deal_id, outcome), {"deal_id": deal_id, "outcome": outcome})
+        for deal_id, outcome in deals
+        if outcome in CLOSED_OUTCOMES
+    ]
+    return Inbox(store).add("reconcile", events)[0]
 
 
 def default_analyze(settings: Settings, store: Store, tenant: TenantRef) -> Any:

@@ -43,6 +43,7 @@ _BEATS = cast(sa.Table, WorkerHeartbeat.__table__)
 def deal_id_of(event: ClaimedEvent) -> str | None:
     """The CRM deal id an event is about (HubSpot ``objectId``, Salesforce ``deal_id``)."""
     raw = event.payload.get("objectId") if event.provider == "hubspot" else event.payload.get("deal_id")
+    # Salesforce and reconcile events carry ``deal_id``.
     return None if raw is None else str(raw)
 
 

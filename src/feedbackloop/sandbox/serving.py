@@ -7,6 +7,8 @@ waitress, terminates TLS itself, which simple-salesforce requires.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 from types import TracebackType
@@ -18,7 +20,16 @@ __all__ = ["RunningServer", "reset_connection"]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No per-request log lines: the sandbox counts calls in its stats instead."""
+    """No per-request log lines (the sandbox counts calls in its stats instead), and no Nagle delay.
+
+    Werkzeug writes headers and body separately; with keep-alive and Nagle's algorithm on, the body
+    then waits for the client's delayed ACK (20-40 ms a request, capping one client near 50/s).
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         del code, size
@@ -65,8 +76,6 @@ class RunningServer:
 
 def reset_connection(environ: dict[str, Any]) -> None:
     """Drop the client's TCP connection without an answer (an injected 'connection reset')."""
-    import socket
-
     sock = environ.get("werkzeug.socket")
     if sock is None:
         return

@@ -16,6 +16,7 @@ from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.importing import import_command
+from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -31,6 +32,8 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(tests_app, name="tests")
+app.command("select")(select)
 app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)

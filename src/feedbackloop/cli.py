@@ -17,6 +17,7 @@ from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
+from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -39,6 +40,10 @@ app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
 app.command("import")(import_command)
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.add_typer(apikeys_app, name="apikeys")
+app.command("outbound-url")(outbound_url)
 
 
 def _version(value: bool) -> None:

@@ -22,7 +22,9 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def _optional_blueprints() -> list[Blueprint]:
     """Blueprints that need optional parts (connectors' OAuth, the optimizer) when those are present."""
-    return []
+    from feedbackloop.webhooks import api
+
+    return [api.bp]
 
 
 def create_app(

@@ -7,9 +7,7 @@ ledger's connection, so the bandit update, the ledger row and the inbox status c
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,8 +17,6 @@ from feedbackloop.webhooks.inbox import ClaimedEvent
 from feedbackloop.webhooks.worker import StoreOutcomes
 
 __all__ = ["Learner", "SyncAndLearn"]
-
-log = logging.getLogger(__name__)
 
 #: Learns one outcome on a connection: ``(conn, tenant, deal_id, outcome)``.
 Learner = Callable[[sa.Connection, TenantRef, str, str], None]
@@ -32,7 +28,7 @@ class SyncAndLearn(StoreOutcomes):
     def __init__(self, settings: Settings, store: Store, learner: Learner | None = None) -> None:
         super().__init__(store)
         self.settings = settings
-        self.learner = learner or _default_learner()
+        self.learner = learner or _default_learner(store)
 
     def prepare(self, tenant: TenantRef, events: list[ClaimedEvent]) -> None:
         if tenant.provider not in ("hubspot", "salesforce"):
@@ -49,11 +45,7 @@ class SyncAndLearn(StoreOutcomes):
             self.learner(conn, tenant, deal_id, outcome)
 
 
-def _default_learner() -> Learner | None:
-    try:
-        from feedbackloop.webhooks.learning import learn_outcome
-    except ImportError:  # pragma: no cover - the optimizer is not part of this build
-        log.warning("the optimizer is not available; outcomes are recorded but not learned")
-        return None
-    learner: Any = learn_outcome
-    return learner  # type: ignore[no-any-return]
+def _default_learner(store: Store) -> Learner:
+    from feedbackloop.webhooks.learning import OptimizerLearner
+
+    return OptimizerLearner(store)

@@ -35,6 +35,8 @@ class SyncAndLearn(StoreOutcomes):
             return
         if all(e.provider == "reconcile" for e in events):
             return  # they came from a sync
+        if tenant.settings.get("sync_on_webhook") is False:
+            return  # this tenant relies on the periodic sync alone
         from feedbackloop.connectors.registry import build_connector
         from feedbackloop.connectors.sync import run_sync
 

@@ -89,10 +89,14 @@ class Inbox:
         table = _TABLE
         with self.store.db.engine.begin() as conn:
             insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "provider", "event_key"])
-            accepted = 0
-            for row in rows.values():  # one statement per row: rowcount tells new from duplicate
-                accepted += conn.execute(stmt, row).rowcount
+            # executemany batched into multi-row INSERTs (SQLAlchemy "insertmanyvalues", a cached
+            # compile); RETURNING lists only the rows really inserted, so duplicates are counted.
+            stmt = (
+                insert(table)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "provider", "event_key"])
+                .returning(table.c.id)
+            )
+            accepted = len(conn.execute(stmt, list(rows.values())).all())
         return accepted, len(events) - accepted
 
     def claim(self, limit: int = 50, *, now: datetime | None = None) -> list[ClaimedEvent]:

@@ -118,38 +118,57 @@ class InboxWorker:
                 for event in group:
                     self._fail(event, exc)
                 continue
-            for event in group:
-                try:
-                    self._process(tenant, event)
-                except Exception as exc:
-                    self._fail(event, exc)
+            try:  # reads first, then the whole group in one short write transaction
+                decided = [(event, self._decide(tenant, event)) for event in group]
+                with self.store.db.engine.begin() as conn:
+                    for event, decision in decided:
+                        self._process(conn, tenant, event, decision)
+            except Exception:
+                for event in group:  # isolate the failing event(s): one transaction each
+                    try:
+                        decision = self._decide(tenant, event)
+                        with self.store.db.engine.begin() as conn:
+                            self._process(conn, tenant, event, decision)
+                    except Exception as exc:
+                        self._fail(event, exc)
+            else:
+                if self.metrics is not None:
+                    self.metrics.processed.inc(len(group))
         return len(events)
 
-    def _process(self, tenant: TenantRef, event: ClaimedEvent) -> None:
+    def _decide(self, tenant: TenantRef, event: ClaimedEvent) -> tuple[str | None, str | None]:
+        """The event's deal and its closed outcome (None while it is open), read before writing."""
         deal_id = deal_id_of(event)
-        outcome = None if deal_id is None else self.handler.outcome(tenant, deal_id)
-        with self.store.db.engine.begin() as conn:
-            note: str | None = "not a closed deal"
-            if deal_id is not None and outcome is not None:
-                insert = _insert(conn)(_LEDGER).on_conflict_do_nothing(
-                    index_elements=["tenant_id", "deal_id", "outcome"]
-                )
-                row = {
-                    "tenant_id": tenant.id,
-                    "deal_id": deal_id,
-                    "outcome": outcome,
-                    "event_id": event.id,
-                    "applied_at": utcnow(),
-                }
-                if conn.execute(insert, row).rowcount:
-                    self.handler.apply(conn, tenant, deal_id, outcome)
-                    self._request_analysis(conn, tenant)
-                    note = None
-                else:
-                    note = "outcome already applied"
-            self.inbox.mark_done(conn, event.id, note)
-        if self.metrics is not None:
-            self.metrics.processed.inc()
+        return deal_id, None if deal_id is None else self.handler.outcome(tenant, deal_id)
+
+    def _process(
+        self,
+        conn: sa.Connection,
+        tenant: TenantRef,
+        event: ClaimedEvent,
+        decision: tuple[str | None, str | None],
+    ) -> None:
+        """Apply one event on ``conn``: ledger row, effect, analysis request and ``done`` together."""
+        deal_id, outcome = decision
+        note: str | None = "not a closed deal"
+        if deal_id is not None and outcome is not None:
+            insert = _insert(conn)(_LEDGER).on_conflict_do_nothing(
+                index_elements=["tenant_id", "deal_id", "outcome"]
+            )
+            row = {
+                "tenant_id": tenant.id,
+                "deal_id": deal_id,
+                "outcome": outcome,
+                "event_id": event.id,
+                "applied_at": utcnow(),
+            }
+            if conn.execute(insert, row).rowcount:
+                self.handler.apply(conn, tenant, deal_id, outcome)
+                self._request_analysis(conn, tenant)
+                note = None
+            else:
+                note = "outcome already applied"
+        self.inbox.mark_done(conn, event.id, note)
 
     def _fail(self, event: ClaimedEvent, exc: Exception) -> None:
         message = f"{exc.__class__.__name__}: {exc}"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from feedbackloop.connectors.csvfiles import ImportReport, import_csv
 from feedbackloop.errors import CsvValidationError, InputError, UsageError
@@ -265,6 +266,37 @@ def test_a_failure_while_writing_rolls_everything_back(
     with store.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM deals").scalar() == 0
         assert conn.exec_driver_sql("SELECT count(*) FROM templates").scalar() == 0
+
+
+def _index_names(store: Store) -> set[str]:
+    with store.db.engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        return {str(ix["name"]) for table in ("deals", "messages") for ix in inspector.get_indexes(table)}
+
+
+def test_large_loads_rebuild_indexes_and_a_failure_keeps_them(
+    store: Store, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedbackloop.connectors.csvwrite as csvwrite
+
+    if store.db.dialect != "sqlite":
+        pytest.skip("indexes are rebuilt on SQLite only (PostgreSQL loads through COPY)")
+    monkeypatch.setattr(csvwrite, "_REBUILD_INDEXES_FROM", 1)  # every load counts as large
+    before = _index_names(store)
+    assert {"ix_messages_tenant_deal", "ix_deals_tenant_closed"} <= before
+
+    def broken(self: sa.Index, bind: Any, checkfirst: bool = False) -> None:
+        raise RuntimeError("cannot build index")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sa.Index, "create", broken)
+        with pytest.raises(RuntimeError, match="cannot build index"):
+            run(store, files)
+    assert _index_names(store) == before  # dropped inside the transaction, so restored by the rollback
+    assert store.list_tenants() == []
+    report = run(store, files)
+    assert report.messages.changed == 4
+    assert _index_names(store) == before
 
 
 def test_error_lines_count_quoted_newlines(store: Store, files: dict[str, Path]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedbackloop.connectors.csvread import read_table
+from feedbackloop.connectors.csvread import RawTable, read_table
 from feedbackloop.errors import InputError
 
 KNOWN = ("a", "b", "c")
@@ -114,3 +114,39 @@ def test_fast_reader_agrees_with_the_csv_module(
     # A record whose fields are all empty is written as '""' by csv.writer; both readers keep it.
     assert got_lines == truth_lines
     assert got_rows == [r + [""] * (3 - len(r)) for r in truth_rows]
+
+
+_padded_field = st.text(alphabet=st.sampled_from(list('a ,"\n\t')), max_size=5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(_padded_field, _padded_field, _padded_field), min_size=1, max_size=6))
+def test_padding_detection_never_misses_a_padded_value(
+    tmp_path: Path, rows: list[tuple[str, str, str]]
+) -> None:
+    """Stripping is skipped when the byte scan finds no padding; it must never be wrong about that."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(KNOWN)
+    writer.writerows(rows)
+    table = _read_path(tmp_path, out.getvalue().encode())
+    values = table.frame.to_numpy().ravel().tolist()
+    if any(v != v.strip(" \t") for v in values):
+        assert table.padded
+
+
+def test_padding_is_not_claimed_for_spaces_inside_quoted_text(tmp_path: Path) -> None:
+    table = _read_path(tmp_path, b'a,b,c\n1,"finance, banking","no decision, ""later"""\n')
+    assert not table.padded
+    assert _read_path(tmp_path, b'a,b,c\n1," x",2\n').padded
+    assert _read_path(tmp_path, b"a,b,c\n1,x ,2\n").padded
+    assert _read_path(tmp_path, b"a,b,c\n1,2,3 ").padded  # at the very end of the file
+    assert _read_path(tmp_path, b'a,b,c\n1,2,"x "').padded
+    assert _read_path(tmp_path, b"a,b,c\n\t1,2,3\n").padded
+    assert not _read_path(tmp_path, b"a , b,c\n1,2,3\n").padded  # the header is normalised apart
+
+
+def _read_path(tmp_path: Path, data: bytes) -> RawTable:
+    path = tmp_path / "p.csv"
+    path.write_bytes(data)
+    return read_table(path, KNOWN)

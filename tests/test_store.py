@@ -122,3 +122,21 @@ def test_upsert_updates_only_the_columns_given(store: Store) -> None:
     assert frame.loc["T1", "status"] == "deprecated"
     assert bool(frame.loc["T1", "pinned"]) is True
     assert frame.loc["T2", "status"] == "active"
+
+
+def test_timestamps_are_stored_in_utc_whatever_their_offset(store: Store) -> None:
+    from datetime import timedelta, timezone
+
+    t = store.resolve_tenant(None)
+    plus_two = datetime(2026, 3, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    naive = datetime(2026, 3, 1, 12)
+    store.upsert(DealRow, t, [{"deal_id": "A", "outcome": "won", "closed_at": plus_two}])
+    store.upsert(DealRow, t, [{"deal_id": "B", "outcome": "won", "closed_at": naive}])
+    frame = store.deals_frame(t).set_index("deal_id")
+    assert frame.loc["A", "closed_at"] == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert frame.loc["B", "closed_at"] == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with store.db.session() as s:
+        row = s.get(DealRow, (t.id, "A"))
+        assert row is not None
+        assert row.closed_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+        assert row.closed_at.tzinfo is not None

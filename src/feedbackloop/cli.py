@@ -18,6 +18,7 @@ from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
+from feedbackloop.commands.sandbox import sandbox
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -44,6 +45,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(apikeys_app, name="apikeys")
 app.command("outbound-url")(outbound_url)
+app.command("sandbox")(sandbox)
 
 
 def _version(value: bool) -> None:

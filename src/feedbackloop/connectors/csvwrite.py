@@ -27,6 +27,7 @@ __all__ = ["bulk_upsert", "nullable", "utc_text"]
 
 _CHUNK = 20_000
 _SQLITE_CACHE_KIB = 256 * 1024
+_REBUILD_INDEXES_FROM = 100_000
 _temp_names = itertools.count(1)
 
 
@@ -104,6 +105,9 @@ def bulk_upsert(
     marks = ", ".join("?" for _ in names)
     sql = f"INSERT INTO {target} ({cols}) VALUES ({marks}) {conflict}"
     cursor = driver.cursor()  # type: ignore[union-attr]
+    rebuild = _indexes_to_rebuild(conn, table, size, in_transaction=bool(driver.in_transaction))  # type: ignore[union-attr]
+    for index in rebuild:
+        conn.exec_driver_sql(f"DROP INDEX {quote(str(index.name))}")
     count = 0
     # A million random-order keys thrash SQLite's default 2 MB page cache; give this import more.
     cache = cursor.execute("PRAGMA cache_size").fetchone()[0]
@@ -114,10 +118,27 @@ def bulk_upsert(
             count += max(int(cursor.rowcount), 0)
             if progress:
                 progress(len(rows))
+        for index in rebuild:
+            index.create(conn)
     finally:
         cursor.execute(f"PRAGMA cache_size = {int(cache)}")
         cursor.close()
     return count
+
+
+def _indexes_to_rebuild(
+    conn: Connection, table: sa.Table, size: int, *, in_transaction: bool
+) -> list[sa.Index]:
+    """SQLite: secondary indexes to drop before a large load into a mostly empty table and rebuild after.
+
+    Building an index once (by sorting) costs less than updating it row by row. Only inside the
+    transaction (SQLite's DDL is transactional, so a failed import leaves the index as it was), and
+    not for a re-import, whose rows mostly exist already and leave the index untouched.
+    """
+    if size < _REBUILD_INDEXES_FROM or not in_transaction or not table.indexes:
+        return []
+    stored = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return list(table.indexes) if stored < size else []
 
 
 def _row_chunks(arrays: list[npt.NDArray[np.object_]], size: int) -> Any:

@@ -5,7 +5,7 @@ Times are stored as timezone-aware UTC. JSON columns hold only JSON-serialisable
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -19,8 +19,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -47,7 +49,32 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-UtcDateTime = DateTime(timezone=True)
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back UTC-aware, on every backend.
+
+    SQLite keeps no offset: without this, 12:00+02:00 would be stored as 12:00 and read back as 12:00
+    UTC. Naive values are taken as UTC (the domain's rule for timestamps without an offset).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        del dialect
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        del dialect
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 TENANT_FK = "tenants.id"
 
 
@@ -64,7 +91,7 @@ class Tenant(Base):
     provider: Mapped[str] = mapped_column(String(20), default="csv")
     external_id: Mapped[str | None] = mapped_column(String(100))
     settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Credential(Base):
@@ -74,8 +101,8 @@ class Credential(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey(TENANT_FK, ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DealRow(Base):
@@ -85,8 +112,8 @@ class DealRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     amount: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(8))
-    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     segment: Mapped[str | None] = mapped_column(String(64))
     industry: Mapped[str | None] = mapped_column(String(128))
     loss_reason: Mapped[str | None] = mapped_column(String(255))
@@ -95,7 +122,7 @@ class DealRow(Base):
     sequence_id: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(20))
-    crm_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    crm_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_deals_tenant_closed", "tenant_id", "closed_at"),)
 
@@ -111,7 +138,7 @@ class MessageRow(Base):
     position: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(20), default="email")
     direction: Mapped[str] = mapped_column(String(10), default="outbound")
-    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
     opened: Mapped[bool | None] = mapped_column(Boolean)
     clicked: Mapped[bool | None] = mapped_column(Boolean)
     replied: Mapped[bool | None] = mapped_column(Boolean)
@@ -130,7 +157,7 @@ class TemplateRow(Base):
     body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="active")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    status_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class TemplateStatusChange(Base):
@@ -146,7 +173,7 @@ class TemplateStatusChange(Base):
     actor: Mapped[str] = mapped_column(String(20))  # "engine" | "human"
     reason: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(Integer)
-    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SyncStateRow(Base):
@@ -156,7 +183,7 @@ class SyncStateRow(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey(TENANT_FK, ondelete="CASCADE"), primary_key=True)
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class InboxEvent(Base):
@@ -171,9 +198,9 @@ class InboxEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "provider", "event_key", name="uq_webhook_inbox_event"),
@@ -188,8 +215,8 @@ class AnalysisRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey(TENANT_FK, ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20), default="analyze")
-    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     result: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
@@ -204,8 +231,8 @@ class DecisionRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     criteria: Mapped[dict[str, object]] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
-    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
-    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_decisions_tenant_template", "tenant_id", "template_id", "decided_at"),)
 
@@ -217,7 +244,7 @@ class OptimizerStateRow(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey(TENANT_FK, ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     state: Mapped[dict[str, object]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class WriteBackStateRow(Base):
@@ -228,4 +255,4 @@ class WriteBackStateRow(Base):
     target: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "hubspot:deal"
     record_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value_hash: Mapped[str] = mapped_column(String(64))
-    written_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    written_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -17,8 +17,8 @@ from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
-from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
 from feedbackloop.commands.sandbox import sandbox
+from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]

@@ -22,9 +22,9 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def _optional_blueprints() -> list[Blueprint]:
     """Blueprints that need optional parts (connectors' OAuth, the optimizer) when those are present."""
-    from feedbackloop.webhooks import api
+    from feedbackloop.webhooks import api, card
 
-    return [api.bp]
+    return [api.bp, card.bp]
 
 
 def create_app(

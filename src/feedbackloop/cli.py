@@ -15,6 +15,7 @@ from feedbackloop import __version__
 from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_hubspot import connect_hubspot
+from feedbackloop.commands.connect_salesforce import connect_salesforce
 from feedbackloop.commands.connectors import check, connect_app, install, sync
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(tests_app, name="tests")
 app.command("select")(select)
+connect_app.command("salesforce")(connect_salesforce)
 connect_app.command("hubspot")(connect_hubspot)
 app.add_typer(connect_app, name="connect")
 app.command("install")(install)

@@ -22,9 +22,9 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def _optional_blueprints() -> list[Blueprint]:
     """Blueprints that need optional parts (connectors' OAuth, the optimizer) when those are present."""
-    from feedbackloop.webhooks import api, card
+    from feedbackloop.webhooks import api, card, oauth
 
-    return [api.bp, card.bp]
+    return [api.bp, card.bp, oauth.bp]
 
 
 def create_app(

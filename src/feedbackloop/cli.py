@@ -17,6 +17,7 @@ from feedbackloop.commands.common import AppState, err_console
 from feedbackloop.commands.connect_hubspot import connect_hubspot
 from feedbackloop.commands.connect_salesforce import connect_salesforce
 from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.commands.sandbox import sandbox
@@ -44,6 +45,9 @@ app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("analyze")(analyze)
+app.command("report")(report)
+app.add_typer(templates_app, name="templates")
 app.command("import")(import_command)
 app.command("serve")(serve)
 app.command("worker")(worker)

@@ -70,6 +70,36 @@ class EngineSettings(BaseModel):
     exclude_messages_after_close: bool = True
 
     # -- engine-insights section (decisions, hysteresis, segments, alerts): add fields below -------
+    # (owned by engine-insights; see engine/decisions.py, segments.py, alerts.py, report.py)
+    #: A promoted template stays promoted until P(better than average) falls below this (hysteresis).
+    promote_exit_probability: float = Field(default=0.80, gt=0.5, lt=1)
+    #: A deprecated template stays deprecated until P(worse than average) falls below this.
+    deprecate_exit_probability: float = Field(default=0.80, gt=0.5, lt=1)
+    #: P(the best alternative beats a template) for `outperformed_by_alternatives`, and P(a template
+    #: beats the current best) for `outperforms_current`.
+    outperform_probability: float = Field(default=0.90, gt=0.5, lt=1)
+    #: Entering promoted/deprecated also needs the one-sided q-value of the same comparison, corrected
+    #: across templates, to be ≤ 1 − threshold. Holm (family-wise) by default: "no good template is ever
+    #: deprecated" is a statement about the whole family; "none" turns the condition off.
+    decision_correction: Literal["holm", "bh", "none"] = "holm"
+    #: An engine-set status is held at least this many runs and days before the engine may leave it.
+    min_status_runs: int = Field(default=2, ge=1)
+    min_status_days: int = Field(default=7, ge=0)
+    segment_min_deals: int = Field(default=20, ge=1, description="deals a template needs in a segment")
+    segment_top_n: int = Field(default=5, ge=1)
+    segment_prior_strength: float = Field(
+        default=20.0, gt=0, description="pseudo-deals of the Beta prior centred on the segment win rate"
+    )
+    pattern_min_occurrences: int = Field(default=30, ge=2)
+    pattern_max_length: int = Field(default=3, ge=2)
+    alert_period: Literal["day", "week", "month"] = "week"
+    alert_overall_drop: float = Field(default=0.20, gt=0, lt=1)
+    alert_segment_drop: float = Field(default=0.20, gt=0, lt=1)
+    alert_competitor_surge: float = Field(
+        default=0.50, gt=0, description="relative rise of a competitor's share of lost deals"
+    )
+    alert_min_deals: int = Field(default=30, ge=1)
+    report_top_n: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _check_windows(self) -> EngineSettings:

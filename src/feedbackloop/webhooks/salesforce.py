@@ -14,6 +14,7 @@ import secrets
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
+from feedbackloop.errors import UsageError
 from feedbackloop.store import Store, TenantRef
 from feedbackloop.store.models import Tenant
 from feedbackloop.store.repo import _ref
@@ -22,7 +23,14 @@ from feedbackloop.webhooks.inbox import NewEvent, event_key
 from feedbackloop.webhooks.requests import Forbidden, UnknownTenant, require_content_type
 from feedbackloop.webhooks.soap import ACK, parse_outbound
 
-__all__ = ["SECRET_SETTING", "bp", "new_outbound_secret", "same_org", "tenant_for_secret"]
+__all__ = [
+    "SECRET_SETTING",
+    "bp",
+    "new_outbound_secret",
+    "same_org",
+    "set_outbound_secret",
+    "tenant_for_secret",
+]
 
 bp = Blueprint("salesforce_outbound", __name__)
 
@@ -37,8 +45,15 @@ def _digest(secret: str) -> str:
 def new_outbound_secret(store: Store, tenant: TenantRef) -> str:
     """Give a tenant a fresh URL secret; returns it (shown once; only its hash is kept)."""
     secret = secrets.token_urlsafe(32)
-    store.update_tenant(tenant, settings={**tenant.settings, SECRET_SETTING: _digest(secret)})
+    set_outbound_secret(store, tenant, secret)
     return secret
+
+
+def set_outbound_secret(store: Store, tenant: TenantRef, secret: str) -> None:
+    """Make ``secret`` the tenant's URL secret (keeping only its hash)."""
+    if len(secret) < 16:
+        raise UsageError("an outbound-message secret needs at least 16 characters")
+    store.update_tenant(tenant, settings={**tenant.settings, SECRET_SETTING: _digest(secret)})
 
 
 def tenant_for_secret(store: Store, secret: str) -> TenantRef | None:

@@ -162,7 +162,7 @@ def test_full_sync_matches_the_world(default_org: Any, store: Store, settings: S
         np.corrcoef(got_sentiment, sent["response_sentiment"].to_numpy()[replied].astype(float))[0, 1] > 0.9
     )
     if importlib.util.find_spec("feedbackloop.engine") is not None:  # the taxonomy lives on branch `insights`
-        want = [o or "" for o in sent["objections"].where(sent["objections"].notna(), None)]
+        want = ["" if pd.isna(o) else o for o in sent["objections"]]
         assert [o or "" for o in _nones(stored["objections"])] == want
 
 

@@ -48,8 +48,11 @@ class JobLock:
                 set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
                 where=sa.or_(_TABLE.c.expires_at < now, _TABLE.c.owner == self.owner),
             )
-            result = conn.execute(stmt, {"name": name, "owner": self.owner, "expires_at": now + ttl})
-            return bool(result.rowcount)
+            # RETURNING, not rowcount: psycopg reports a row for an upsert whose WHERE declined it.
+            row = conn.execute(
+                stmt.returning(_TABLE.c.owner), {"name": name, "owner": self.owner, "expires_at": now + ttl}
+            ).first()
+            return row is not None
 
     def release(self, name: str) -> None:
         with self.store.db.engine.begin() as conn:

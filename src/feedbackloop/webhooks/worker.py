@@ -162,7 +162,7 @@ class InboxWorker:
                 "event_id": event.id,
                 "applied_at": utcnow(),
             }
-            if conn.execute(insert, row).rowcount:
+            if conn.execute(insert.returning(_LEDGER.c.deal_id), row).first() is not None:
                 self.handler.apply(conn, tenant, deal_id, outcome)
                 self._request_analysis(conn, tenant)
                 note = None

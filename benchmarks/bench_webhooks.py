@@ -5,7 +5,8 @@ SQLite database, sends ``RATE`` events per second for ``SECONDS`` seconds as bat
 schedule (open loop: a slow answer does not slow the sender down), and reports the time to answer
 (p50/p95/p99/max), then waits until the worker has processed every stored event.
 
-Environment knobs: BENCH_RATE (events/s, default 1000), BENCH_SECONDS (default 30).
+Environment knobs: BENCH_RATE (events/s, default 1000), BENCH_SECONDS (default 30), BENCH_SPLIT=1 to run
+``serve --no-worker`` and ``feedbackloop worker`` as two processes instead of one.
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def main() -> None:
     store.create_tenant(
         "bench", provider="hubspot", external_id=str(PORTAL), settings={"sync_on_webhook": False}
     )
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
+    split = os.environ.get("BENCH_SPLIT") == "1"
+    serve = [*cli, "serve", "--port", str(port), *(["--no-worker"] if split else [])]
+    server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([*cli, "worker"], env=env, stderr=subprocess.DEVNULL) if split else None
+    print(f"mode: {'serve --no-worker + worker (two processes)' if split else 'serve (web + worker + scheduler)'}")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -156,8 +161,10 @@ def main() -> None:
             f"{time.perf_counter() - started:.1f} s after the last request; machine: {_load()}"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for proc in (server, worker):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
         store.db.dispose()
 
 

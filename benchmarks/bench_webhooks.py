@@ -93,9 +93,8 @@ def main() -> None:
     serve = [*cli, "serve", "--port", str(port), *(["--no-worker"] if split else [])]
     server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([*cli, "worker"], env=env, stderr=subprocess.DEVNULL) if split else None
-    print(
-        f"mode: {'serve --no-worker + worker (two processes)' if split else 'serve (web + worker + scheduler)'}"
-    )
+    mode = "serve --no-worker + worker (two processes)" if split else "serve (web + worker + scheduler)"
+    print(f"mode: {mode}")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -200,3 +201,16 @@ def test_the_install_callback_is_one_call(settings: Settings, store: Store) -> N
     assert again.id == tenant.id
     stored = json.loads(store.get_credential(tenant, OAUTH_CREDENTIAL, secret_box(settings)) or "{}")
     assert stored["refresh_token"].startswith("na1-")
+
+
+def test_tokens_never_reach_the_logs(
+    settings: Settings, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with sandbox(deals=30) as portal:
+        app_ = OAuthApp("sandbox-client", "sandbox-secret", REDIRECT)
+        tenant = connect_from_code(store, secret_box(settings), app_, _authorize(portal), base_url=portal.url)
+        tokens = json.loads(store.get_credential(tenant, OAUTH_CREDENTIAL, secret_box(settings)) or "{}")
+    text = caplog.text
+    assert tokens["access_token"] not in text
+    assert tokens["refresh_token"] not in text

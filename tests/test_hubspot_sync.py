@@ -30,6 +30,10 @@ def _values(series: pd.Series) -> list[object]:
     return [None if pd.isna(v) else str(v) for v in series]
 
 
+def _categories(series: pd.Series) -> list[frozenset[str]]:
+    return [frozenset() if pd.isna(v) or v == "" else frozenset(str(v).split(",")) for v in series]
+
+
 def _world_closed(world: object) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     deals = world.deals_frame()  # type: ignore[attr-defined]
     closed = deals[deals["outcome"].isin(["won", "lost"])]
@@ -88,6 +92,8 @@ def test_default_world_full_sync_matches_the_world_within_the_call_budget(
     strong = replied & (m["response_sentiment"].abs() > 0.3)
     agree = (s.loc[strong, "response_sentiment"] * m.loc[strong, "response_sentiment"] >= 0).mean()
     assert agree > 0.8
+    # objection categories from the reply texts (insights' find_objections) are the world's own
+    assert _categories(s.loc[replied, "objections"]) == _categories(m.loc[replied, "objections"])
 
     # call budget: ≤ 1.1 × what the batch limits imply, and no 429 from the sandbox
     n_deals, n_emails = len(closed), len(messages) + len(replies)

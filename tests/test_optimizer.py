@@ -226,3 +226,17 @@ def test_state_round_trips_through_json_and_continues_identically(tmp_path: Path
 def test_unknown_state_versions_are_refused() -> None:
     with pytest.raises(EngineError):
         ContinuousOptimizer.from_state({"version": 99})
+
+
+def test_each_deal_template_outcome_is_learned_once_within_the_window() -> None:
+    opt = ContinuousOptimizer(["a", "b"], seed=0, dedupe_days=30)
+    ctx = {"deal_id": "d1", "segment": "smb"}
+    assert opt.update_on_outcome("a", True, ctx, at=T0)
+    assert not opt.update_on_outcome("a", True, ctx, at=T0 + timedelta(hours=3))  # a webhook retry
+    assert opt.update_on_outcome("b", True, ctx, at=T0)  # another template of the same deal
+    assert opt.cells.counts["*"].tolist() == [[1.0, 0.0], [1.0, 0.0]]
+    restored = ContinuousOptimizer.from_state(json.loads(json.dumps(opt.to_state())))
+    assert not restored.update_on_outcome("a", True, ctx, at=T0 + timedelta(days=1))
+    restored.update_on_outcome("b", False, {"deal_id": "d2"}, at=T0 + timedelta(days=40))  # d1 ages out
+    assert restored.update_on_outcome("a", True, ctx, at=T0 + timedelta(days=40))
+    assert len(restored.ledger) == 2

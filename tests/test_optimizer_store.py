@@ -173,6 +173,9 @@ def test_a_decided_ab_test_promotes_its_winner_as_the_engine(store: Store) -> No
     assert history[-1]["new_status"] == "promoted"
     assert history[-1]["actor"] == "engine"
     assert pipeline.optimizer.status["T3"].value == "promoted"
+    reloaded = load_optimizer(store, tenant)
+    assert reloaded is not None
+    assert reloaded.tests == {}  # an ended test stays in its row, out of the selection path
 
 
 def test_the_cycle_runs_when_due_and_records_its_results(store: Store) -> None:
@@ -298,6 +301,9 @@ def test_cli_select_and_tests_lifecycle(store: Store, capsys: pytest.CaptureFixt
     assert store.template_history(tenant, "T3")[-1]["new_status"] == "promoted"
     code, out, _ = cli(capsys, "tests", "list", "--tenant", "acme")
     assert "exp1" in out
+    code, _, err = cli(capsys, "tests", "stop", "exp1", "--tenant", "acme")
+    assert code == 2
+    assert "already ended (stopped)" in err
 
 
 @pytest.mark.parametrize(

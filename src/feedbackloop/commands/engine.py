@@ -11,18 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import typer
 
-from feedbackloop.commands.common import OutputFormat, console, emit, err_console, simple_table, state
+from feedbackloop.analysis import analyze_tenant, compute_analysis
+from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
 from feedbackloop.domain import TemplateStatus
-from feedbackloop.engine.pipeline import run_analysis
 from feedbackloop.engine.report import render_report
-from feedbackloop.engine.result import AnalysisResult, PreviousState, clean
-from feedbackloop.engine.settings import EngineSettings
+from feedbackloop.engine.result import clean
 from feedbackloop.errors import UsageError
-from feedbackloop.store import Store, TenantRef, utcnow
-from feedbackloop.store.runs import decision_history, latest_decisions, latest_run_result, record_run
+from feedbackloop.store.runs import decision_history, latest_decisions
 
 __all__ = ["analyze", "parse_as_of", "report", "templates_app"]
 
@@ -47,47 +44,6 @@ def parse_as_of(value: str | None) -> datetime:
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not a date (YYYY-MM-DD) or ISO time") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _engine_settings(tenant: TenantRef) -> EngineSettings:
-    """The tenant's engine overrides (``settings["engine"]``) over the defaults."""
-    overrides = tenant.settings.get("engine") or {}
-    try:
-        return EngineSettings(**overrides)
-    except ValueError as exc:
-        raise UsageError(f"invalid engine settings for tenant {tenant.name!r}: {exc}") from None
-
-
-def _analyse(store: Store, tenant: TenantRef, as_of: datetime, seed: int) -> AnalysisResult:
-    previous = PreviousState.from_result(latest_run_result(store, tenant))
-    return run_analysis(
-        store.deals_frame(tenant),
-        store.messages_frame(tenant),
-        store.templates_frame(tenant),
-        _engine_settings(tenant),
-        as_of,
-        np.random.default_rng(seed),
-        previous,
-    )
-
-
-def _apply(store: Store, tenant: TenantRef, data: dict[str, Any], started_at: datetime) -> int:
-    """Record the run and its decisions, then apply the engine's status changes."""
-    as_of = datetime.fromisoformat(data["as_of"])
-    run_id = record_run(
-        store, tenant, as_of=as_of, started_at=started_at, result=data, decisions=data["templates"]
-    )
-    known = set(store.templates_frame(tenant)["template_id"].astype(str))
-    for t in data["templates"]:
-        if not t["status_changed"] or t["pinned"]:
-            continue
-        if t["template_id"] not in known:
-            err_console.print(f"note: template {t['template_id']} is not in the store; status not saved")
-            continue
-        store.set_template_status(
-            tenant, t["template_id"], t["status"], actor="engine", reason=t["reason"], run_id=run_id
-        )
-    return run_id
 
 
 def _render_analysis(data: dict[str, Any]) -> None:
@@ -122,12 +78,8 @@ def analyze(
     Example: feedbackloop analyze --as-of 2026-06-01 --format json
     """
     app_state = state(ctx)
-    store = app_state.store
     ref = app_state.tenant(tenant, create=True)
-    started_at = utcnow()
-    data = _analyse(store, ref, parse_as_of(as_of), seed).to_dict()
-    if not dry_run:
-        data["run_id"] = _apply(store, ref, data, started_at)
+    data = analyze_tenant(app_state.store, ref, parse_as_of(as_of), seed=seed, dry_run=dry_run)
     emit(data, fmt, _render_analysis)
 
 
@@ -144,7 +96,7 @@ def report(
     """
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=True)
-    data = _analyse(app_state.store, ref, parse_as_of(as_of), seed).to_dict()
+    data = compute_analysis(app_state.store, ref, parse_as_of(as_of), seed).to_dict()
     out = {k: data[k] for k in ("schema_version", "as_of", "data_status", "report", "alerts")}
     emit(out, fmt, lambda d: render_report(d, console))
 

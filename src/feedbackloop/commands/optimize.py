@@ -203,7 +203,9 @@ def stop_test(
     optimizer = load_optimizer(app.store, ref)
     test = optimizer.tests.get(test_id) if optimizer else None
     if optimizer is None or test is None:
-        load_test(app.store, ref, test_id)  # raises the usage error listing known tests
+        stored = load_test(app.store, ref, test_id)  # raises the usage error listing known tests
+        if not stored.running:
+            raise UsageError(f"A/B test {test_id!r} already ended ({stored.status})")
         raise UsageError(f"A/B test {test_id!r} has no optimizer state")
     if promote is not None and promote not in test.variants:
         raise UsageError(f"{promote!r} is not a variant of A/B test {test_id!r}")

@@ -21,6 +21,7 @@ Secrets never appear in messages: errors name the operation, the HTTP status and
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -170,6 +171,18 @@ def _translate(exc: BaseException, what: str) -> ConnectorError:
     return RemoteError(f"HubSpot {what} failed: HTTP {status}{suffix}", status)
 
 
+#: Loggers that print request URLs or response bodies at DEBUG, which carry tokens (the v1 token-info
+#: URL has the access token in its path; token exchanges answer with tokens): kept at INFO or above.
+_SECRET_BEARING_LOGGERS = ("hubspot", "urllib3.connectionpool")
+
+
+def _quiet_secret_logs() -> None:
+    for name in _SECRET_BEARING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 class HubSpotClient:
     """One portal's API access: cached SDK API objects, per-tenant limits, retries, timeouts, call count.
 
@@ -189,6 +202,8 @@ class HubSpotClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from hubspot import HubSpot  # imported lazily: the SDK is big and only connectors need it
+
+        _quiet_secret_logs()
 
         self._token_source = token
         self._token = ""

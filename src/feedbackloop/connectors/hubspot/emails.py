@@ -12,22 +12,21 @@ threads only; without open/click counts ``opened``/``clicked`` stay unknown (Non
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from feedbackloop.connectors.base import SkippedRecord
 from feedbackloop.connectors.hubspot.mapping import parse_time, to_float
 from feedbackloop.connectors.hubspot.sentiment import score_sentiment
 from feedbackloop.domain import Message
+from feedbackloop.engine.objections import find_objections
 
 __all__ = [
     "EMAIL_PROPERTIES",
     "OPTIONAL_EMAIL_PROPERTIES",
     "EmailRecord",
-    "find_objections",
     "messages_for_deal",
 ]
 
@@ -50,23 +49,6 @@ OPTIONAL_EMAIL_PROPERTIES = (
     "hs_email_reply_count",
 )
 _NOT_SENT = {"BOUNCED", "FAILED", "SCHEDULED", "SENDING"}
-
-
-def _no_objections(text: str | None) -> tuple[str, ...]:
-    del text
-    return ()
-
-
-def _load_finder() -> Callable[[str | None], tuple[str, ...]]:
-    """The insights engine's ``find_objections`` (written against its signature until it is merged)."""
-    try:
-        module = importlib.import_module("feedbackloop.engine.objections")
-    except ImportError:  # pragma: no cover - depends on the insights branch being merged
-        return _no_objections
-    return cast(Callable[[str | None], tuple[str, ...]], module.find_objections)
-
-
-find_objections = _load_finder()
 
 
 @dataclass(frozen=True)

@@ -174,12 +174,11 @@ class TokenSource:
         store: Store,
         tenant: TenantRef,
         box: SecretBox,
-        app: OAuthApp | None = None,
         *,
         refresher: Callable[[str], OAuthTokens] | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._store, self._tenant, self._box, self._app = store, tenant, box, app
+        self._store, self._tenant, self._box = store, tenant, box
         self._refresher = refresher
         self._now = now
         self._lock = threading.Lock()

@@ -83,7 +83,7 @@ class ContinuousOptimizer:
         boost: float = 0.25,
         boost_hours: float = 24.0,
         boost_min_sentiment: float = 0.5,
-        dedupe_days: float = 120.0,
+        dedupe_days: float = 30.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         ids = list(dict.fromkeys(template_ids))
@@ -297,7 +297,7 @@ class ContinuousOptimizer:
             "boost_until": dict(self.boost_until),
             "tests": {k: t.to_state() for k, t in self.tests.items()},
             "changes": list(self.changes),
-            "learned": dict(self.ledger.seen),
+            "learned": self.ledger.to_state(),
             "rng": {
                 "bit_generator": rng["bit_generator"],
                 "state": {k: str(v) for k, v in rng["state"].items()},
@@ -321,7 +321,7 @@ class ContinuousOptimizer:
         opt.boost_until = {k: float(v) for k, v in state["boost_until"].items()}
         opt.tests = {k: ABTest.from_state(v) for k, v in state.get("tests", {}).items()}
         opt.changes = list(state.get("changes", []))
-        opt.ledger.seen = {k: float(v) for k, v in state.get("learned", {}).items()}
+        opt.ledger.load_state(state.get("learned", {}))
         rng = state["rng"]
         opt.rng.bit_generator.state = {
             "bit_generator": rng["bit_generator"],

@@ -31,6 +31,7 @@ __all__ = [
     "load_or_build_optimizer",
     "load_test",
     "load_tests",
+    "optimizer_from_frames",
     "save_optimizer",
     "save_test",
 ]
@@ -62,6 +63,13 @@ def load_test(store: Store, tenant: TenantRef, test_id: str) -> ABTest:
     return ABTest.from_state(state)
 
 
+def _attach_running_tests(store: Store, tenant: TenantRef, optimizer: ContinuousOptimizer) -> None:
+    """Serve the tenant's running tests (ended ones stay in their rows, out of the hot path)."""
+    for test in load_tests(store, tenant):
+        if test.running:
+            optimizer.tests[test.test_id] = test
+
+
 def save_optimizer(store: Store, tenant: TenantRef, optimizer: ContinuousOptimizer) -> None:
     """Save the bandit and every test it serves (tests separately, so the CLI can list them)."""
     state = optimizer.to_state()
@@ -77,8 +85,7 @@ def load_optimizer(store: Store, tenant: TenantRef) -> ContinuousOptimizer | Non
     if not state:
         return None
     optimizer = ContinuousOptimizer.from_state(state)
-    for test in load_tests(store, tenant):
-        optimizer.tests[test.test_id] = test
+    _attach_running_tests(store, tenant, optimizer)
     return optimizer
 
 
@@ -97,15 +104,17 @@ def exposures_frame(deals: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame
     return ordered[columns]
 
 
-def build_optimizer(store: Store, tenant: TenantRef, *, seed: int = 0, **options: Any) -> ContinuousOptimizer:
-    """An optimizer learned from the store's templates and closed deals × templates."""
-    templates = store.templates_frame(tenant)
+def optimizer_from_frames(
+    templates: pd.DataFrame, deals: pd.DataFrame, messages: pd.DataFrame, *, seed: int = 0, **options: Any
+) -> ContinuousOptimizer:
+    """An optimizer learned from frames (the store's columns): template statuses, then one update per
+    closed deal × template in close order, so change detection sees the history as it happened."""
     optimizer = ContinuousOptimizer(list(templates["template_id"]), seed=seed, **options)
-    for row in templates.itertuples(index=False):
-        optimizer.set_status(str(row.template_id), TemplateStatus(str(row.status)))
-    history = exposures_frame(store.deals_frame(tenant), store.messages_frame(tenant))
+    if "status" in templates.columns:
+        for tid, status in zip(templates["template_id"], templates["status"], strict=True):
+            optimizer.set_status(str(tid), TemplateStatus(str(status)))
     fallback = datetime.now(UTC)
-    for rec in history.to_dict("records"):
+    for rec in exposures_frame(deals, messages).to_dict("records"):
         context: dict[str, Any] = {"deal_id": rec["deal_id"]}
         if isinstance(rec["segment"], str) and rec["segment"]:
             context["segment"] = rec["segment"]
@@ -114,8 +123,19 @@ def build_optimizer(store: Store, tenant: TenantRef, *, seed: int = 0, **options
         closed = rec["closed_at"]
         at = closed.to_pydatetime() if isinstance(closed, pd.Timestamp) else fallback
         optimizer.update_on_outcome(str(rec["template_id"]), bool(rec["won"]), context, at=at)
-    for test in load_tests(store, tenant):
-        optimizer.tests[test.test_id] = test
+    return optimizer
+
+
+def build_optimizer(store: Store, tenant: TenantRef, *, seed: int = 0, **options: Any) -> ContinuousOptimizer:
+    """An optimizer learned from the store's templates and closed deals × templates, with its tests."""
+    optimizer = optimizer_from_frames(
+        store.templates_frame(tenant),
+        store.deals_frame(tenant),
+        store.messages_frame(tenant),
+        seed=seed,
+        **options,
+    )
+    _attach_running_tests(store, tenant, optimizer)
     return optimizer
 
 

@@ -1,0 +1,78 @@
+"""Running the engine over a tenant's stored data: the one path the CLI, the demo and the jobs share.
+
+The engine itself is pure (:func:`feedbackloop.engine.pipeline.run_analysis`); this module loads the
+tenant's frames and the previous run's state, and records the run, its decisions and the engine's
+status changes (pinned templates are never changed).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from feedbackloop.engine.pipeline import run_analysis
+from feedbackloop.engine.result import AnalysisResult, PreviousState
+from feedbackloop.engine.settings import EngineSettings
+from feedbackloop.errors import UsageError
+from feedbackloop.store import Store, TenantRef, utcnow
+from feedbackloop.store.runs import latest_run_result, record_run
+
+__all__ = ["analyze_tenant", "compute_analysis", "engine_settings", "record_analysis"]
+
+log = logging.getLogger(__name__)
+
+
+def engine_settings(tenant: TenantRef) -> EngineSettings:
+    """The tenant's engine overrides (``settings["engine"]``) over the defaults."""
+    overrides = tenant.settings.get("engine") or {}
+    try:
+        return EngineSettings(**overrides)
+    except ValueError as exc:
+        raise UsageError(f"invalid engine settings for tenant {tenant.name!r}: {exc}") from None
+
+
+def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int = 0) -> AnalysisResult:
+    """The engine's result over the tenant's data as of ``as_of`` (nothing recorded)."""
+    previous = PreviousState.from_result(latest_run_result(store, tenant))
+    return run_analysis(
+        store.deals_frame(tenant),
+        store.messages_frame(tenant),
+        store.templates_frame(tenant),
+        engine_settings(tenant),
+        as_of,
+        np.random.default_rng(seed),
+        previous,
+    )
+
+
+def record_analysis(store: Store, tenant: TenantRef, data: dict[str, Any], started_at: datetime) -> int:
+    """Record the run and its decisions, then apply the engine's status changes; returns the run id."""
+    as_of = datetime.fromisoformat(data["as_of"])
+    run_id = record_run(
+        store, tenant, as_of=as_of, started_at=started_at, result=data, decisions=data["templates"]
+    )
+    known = set(store.templates_frame(tenant)["template_id"].astype(str))
+    for t in data["templates"]:
+        if not t["status_changed"] or t["pinned"]:
+            continue
+        if t["template_id"] not in known:
+            log.warning("template %s is not in the store; its status was not saved", t["template_id"])
+            continue
+        store.set_template_status(
+            tenant, t["template_id"], t["status"], actor="engine", reason=t["reason"], run_id=run_id
+        )
+    return run_id
+
+
+def analyze_tenant(
+    store: Store, tenant: TenantRef, as_of: datetime, *, seed: int = 0, dry_run: bool = False
+) -> dict[str, Any]:
+    """Analyze and (unless ``dry_run``) record; returns the analyze JSON (with ``run_id`` when recorded)."""
+    started_at = utcnow()
+    data = compute_analysis(store, tenant, as_of, seed).to_dict()
+    if not dry_run:
+        data["run_id"] = record_analysis(store, tenant, data, started_at)
+    return data

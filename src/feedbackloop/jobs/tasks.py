@@ -7,7 +7,6 @@ the store and the work functions. Every job runs under the tenant's database loc
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,21 +75,16 @@ def enqueue_reconcile(store: Store, tenant: TenantRef, deals: list[tuple[str, st
 
 
 def default_analyze(settings: Settings, store: Store, tenant: TenantRef) -> Any:
-    """Run the engine as ``feedbackloop analyze`` does, record it, then write back what changed."""
-    try:
-        analyze_command: Any = importlib.import_module("feedbackloop.commands.engine")
-    except ImportError:  # the engine pipeline is not installed in this build
-        raise UsageError("the analysis pipeline is not available in this build") from None
+    """Run the engine as ``feedbackloop analyze`` does (and record it), then write back what changed."""
+    from feedbackloop.analysis import analyze_tenant
     from feedbackloop.connectors.registry import build_connector
     from feedbackloop.connectors.writeback import run_writeback
 
-    started = utcnow()
-    data = analyze_command._analyse(store, tenant, started, 0).to_dict()
-    data["run_id"] = analyze_command._apply(store, tenant, data, started)
+    data = analyze_tenant(store, tenant, utcnow())
     if tenant.provider not in ("hubspot", "salesforce"):
-        return {"run_id": data["run_id"]}
+        return {"run_id": data.get("run_id")}
     summary = run_writeback(store, tenant, build_connector(settings, store, tenant), data)
-    return {"run_id": data["run_id"], "writeback": summary.to_json()}
+    return {"run_id": data.get("run_id"), "writeback": summary.to_json()}
 
 
 @dataclass

@@ -90,9 +90,9 @@ class OptimizerLearner:
         if optimizer is None:  # first outcome of this tenant: start from its whole history
             optimizer = build_optimizer(self.store, tenant)
         deal, exposures = _exposures(conn, tenant, deal_id)
-        at = deal.closed_at if deal is not None and deal.closed_at is not None else datetime.now(UTC)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
+        # Learned "now", as FeedbackPipeline.process_outcome does: the optimizer's own dedupe ledger and
+        # its discounting are keyed by when an outcome was learned, not when the deal closed.
+        at = datetime.now(UTC)
         for template_id, position, contact in exposures:
             context: dict[str, Any] = {"deal_id": deal_id}
             if deal is not None and deal.segment:

@@ -173,7 +173,7 @@ class InboxWorker:
     def _fail(self, event: ClaimedEvent, exc: Exception) -> None:
         message = f"{exc.__class__.__name__}: {exc}"
         status = self.inbox.mark_failed(event, message)
-        log.warning("inbox event %s failed (%s): %s", event.id, status, message)
+        log.warning("inbox event %s failed (%s): %s", event.id, status, message, exc_info=exc)
         if self.metrics is not None:
             self.metrics.failures.inc()
             if status == "dead":

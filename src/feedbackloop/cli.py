@@ -22,6 +22,7 @@ from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.commands.sandbox import sandbox
+from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -40,6 +41,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(tests_app, name="tests")
 app.command("select")(select)
 
+connect_app.command("salesforce")(connect_salesforce)
 connect_app.command("hubspot")(connect_hubspot)
 connect_app.command("salesforce")(connect_salesforce)
 app.add_typer(connect_app, name="connect")
@@ -51,6 +53,10 @@ app.command("analyze")(analyze)
 app.command("report")(report)
 app.add_typer(templates_app, name="templates")
 app.command("import")(import_command)
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.add_typer(apikeys_app, name="apikeys")
+app.command("outbound-url")(outbound_url)
 app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)
 

@@ -192,3 +192,13 @@ def test_a_thin_tenant_mixes_charts_and_placeholders(store: Store, tmp_path: Pat
     assert len(MARK.findall(sections["loss_reasons"])) == 2
     assert len(MARK.findall(sections["heatmap"])) == 2
     assert "placeholder" in sections["abtests"]
+
+
+def test_the_service_serves_the_dashboard_at_its_index(world: DashboardWorld) -> None:
+    """Mounted as the service's replaceable ``/`` blueprint, it finds the store in the service context."""
+    from feedbackloop.webhooks.app import create_app
+
+    service = create_app(load_settings(), store=world.store, index=blueprint)
+    page = service.test_client().get("/?tenant=acme")
+    assert page.status_code == 200
+    assert list(_sections(page.get_data(as_text=True))) == list(CHARTS)

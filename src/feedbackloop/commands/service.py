@@ -29,6 +29,8 @@ def serve(
 
     By default the inbox worker and the scheduler run in the same process. For Linux deployments
     gunicorn works too: gunicorn 'feedbackloop.webhooks.wsgi:app' (with `feedbackloop worker` beside it).
+
+    Example: feedbackloop serve --host 0.0.0.0 --port 8000
     """
     from feedbackloop.webhooks.service import serve_web
 
@@ -42,7 +44,10 @@ def worker(
     ctx: typer.Context,
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Process the inbox only."),
 ) -> None:
-    """Run the inbox worker and the scheduler without the web part (until Ctrl-C or SIGTERM)."""
+    """Run the inbox worker and the scheduler without the web part (until Ctrl-C or SIGTERM).
+
+    Example: feedbackloop worker --no-scheduler
+    """
     from feedbackloop.webhooks.service import run_worker
 
     run_worker(state(ctx).settings, scheduler=not no_scheduler)
@@ -54,7 +59,10 @@ def apikeys_create(
     tenant: str = typer.Option(..., "--tenant", "-t", help="Tenant name."),
     name: str | None = typer.Option(None, "--name", help="A label for the key."),
 ) -> None:
-    """Create a key and print it ONCE (only its hash is kept)."""
+    """Create a key and print it ONCE (only its hash is kept).
+
+    Example: feedbackloop apikeys create --tenant acme --name sales-bot
+    """
     from feedbackloop.webhooks.apikeys import create_key
 
     app_state = state(ctx)
@@ -68,7 +76,10 @@ def apikeys_list(
     tenant: str | None = TenantOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """List keys (prefixes only)."""
+    """List keys (prefixes only).
+
+    Example: feedbackloop apikeys list --tenant acme --format json
+    """
     from feedbackloop.webhooks.apikeys import list_keys
 
     app_state = state(ctx)
@@ -88,7 +99,10 @@ def apikeys_list(
 
 @apikeys_app.command("revoke")
 def apikeys_revoke(ctx: typer.Context, prefix: str = typer.Argument(..., help="The key's prefix.")) -> None:
-    """Revoke a key at once."""
+    """Revoke a key at once.
+
+    Example: feedbackloop apikeys revoke 3f9a1c2b7d10
+    """
     from feedbackloop.webhooks.apikeys import revoke_key
 
     revoke_key(state(ctx).store, prefix)
@@ -96,7 +110,10 @@ def apikeys_revoke(ctx: typer.Context, prefix: str = typer.Argument(..., help="T
 
 
 def outbound_url(ctx: typer.Context, tenant: str = typer.Option(..., "--tenant", "-t")) -> None:
-    """Give a Salesforce tenant a new outbound-message URL (printed once; the old one stops working)."""
+    """Give a Salesforce tenant a new outbound-message URL (printed once; the old one stops working).
+
+    Example: feedbackloop outbound-url --tenant acme-sf
+    """
     from feedbackloop.webhooks.salesforce import new_outbound_secret
 
     app_state = state(ctx)

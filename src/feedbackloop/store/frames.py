@@ -40,20 +40,22 @@ def column_kind(column: sa.Column[Any]) -> Kind:
     return "text"
 
 
-def _floats(values: Sequence[Any]) -> np.ndarray[Any, Any]:
+def _floats(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Numbers (or 0/1 booleans) with None as NaN."""
-    return np.array(values, dtype=float)
+    return values.astype(float)
 
 
-def _shared(values: Sequence[Any], cache: dict[Any, Any]) -> np.ndarray[Any, Any]:
+def _shared(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Strings as an object array in which equal strings are one object (repeated ids, categories)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [cache.setdefault(v, v) for v in values]
+    codes, uniques = pd.factorize(values)
+    out = np.full(len(values), None, dtype=object)
+    present = codes >= 0
+    out[present] = np.asarray(uniques, dtype=object)[codes[present]]
     return out
 
 
-def _times(values: Sequence[Any]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True, format="ISO8601"))
+def _times(values: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True, format="ISO8601"))
 
 
 def _finish(kind: Kind, chunks: list[Any]) -> Any:
@@ -81,12 +83,11 @@ def _finish(kind: Kind, chunks: list[Any]) -> Any:
     return pd.Series(out)
 
 
-def _converter(kind: Kind) -> Callable[[Sequence[Any]], Any]:
+def _converter(kind: Kind) -> Callable[[np.ndarray[Any, Any]], Any]:
     if kind == "time":
         return _times
     if kind == "text":
-        cache: dict[Any, Any] = {}
-        return lambda values: _shared(values, cache)
+        return _shared
     return _floats
 
 
@@ -116,9 +117,11 @@ def read_frame(
     try:
         cursor.execute(sql, (where[1],))
         while rows := cursor.fetchmany(CHUNK_ROWS):
-            for i, values in enumerate(zip(*rows, strict=True)):
-                chunks[i].append(converters[i](values))
+            table_chunk = np.array(rows, dtype=object).reshape(len(rows), len(columns))
             del rows
+            for i, convert in enumerate(converters):
+                chunks[i].append(convert(table_chunk[:, i]))
+            del table_chunk
     finally:
         cursor.close()
     if not chunks or not chunks[0]:

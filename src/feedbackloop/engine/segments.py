@@ -21,6 +21,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from feedbackloop.engine.deal_rows import deal_rows, time_key
 from feedbackloop.engine.effects import Design, deal_design, fit_ridge_logit
 from feedbackloop.engine.patterns import count_patterns
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
@@ -232,6 +233,14 @@ def _closed_template_messages(
     outcomes = set(settings.success_outcomes) | set(settings.failure_outcomes)
     closed = deals.loc[deals["outcome"].isin(outcomes), ["deal_id", "outcome"]]
     msgs = messages.loc[messages["template_id"].notna(), ["deal_id", "template_id", "sent_at", "position"]]
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is not None:  # grouped by deal (in closed-deal order), then by send time and position
+        found = rows >= 0
+        msgs, rows = msgs[found], rows[found]
+        won = closed["outcome"].isin(settings.success_outcomes).to_numpy()[rows]
+        position = pd.to_numeric(msgs["position"], errors="coerce").to_numpy(dtype=float)
+        order = np.lexsort((position, time_key(msgs["sent_at"]), rows))
+        return msgs.iloc[order].assign(won=won[order])
     msgs = msgs.merge(closed, on="deal_id")
     msgs["won"] = msgs["outcome"].isin(settings.success_outcomes)
     return msgs.sort_values(["deal_id", "sent_at", "position"], kind="stable")

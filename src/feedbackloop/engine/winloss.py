@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from feedbackloop.engine.deal_rows import deal_rows, time_key
+from feedbackloop.engine.exposure import naive_utc
 from feedbackloop.engine.objections import parse_objections
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
 from feedbackloop.engine.settings import EngineSettings
@@ -67,6 +70,28 @@ def competitor_losses(closed: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["lost", "competitor"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
+def _last_before_close(msgs: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame | None:
+    """Per closed deal its last message sent on or before the close (template_id, won); the latest
+    send time wins, ties go to the later row. None when deal ids repeat (the caller merges instead)."""
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is None:
+        return None
+    found = rows >= 0
+    msgs, rows = msgs[found], rows[found]
+    closed_at = naive_utc(closed["closed_at"])[rows]
+    sent = naive_utc(msgs["sent_at"])
+    before = np.isnat(closed_at) | (sent <= closed_at)
+    msgs, rows = msgs[before], rows[before]
+    order = np.lexsort((time_key(msgs["sent_at"]), rows))
+    ends = order[np.r_[rows[order][1:] != rows[order][:-1], True]]
+    return pd.DataFrame(
+        {
+            "template_id": msgs["template_id"].to_numpy()[ends],
+            "won": closed["won"].to_numpy(dtype=bool)[rows[ends]],
+        }
+    )
+
+
 def last_messages_before_loss(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
     """Templates that were the last email before close: lost_last, won_last, loss_rate_when_last, share.
 
@@ -77,11 +102,13 @@ def last_messages_before_loss(closed: pd.DataFrame, messages: pd.DataFrame) -> p
     if closed.empty or messages.empty:
         return pd.DataFrame(columns=cols)
     msgs = messages.loc[messages["template_id"].notna(), ["deal_id", "template_id", "sent_at"]]
-    msgs = msgs.merge(closed[["deal_id", "won", "closed_at"]], on="deal_id")
-    msgs = msgs[msgs["closed_at"].isna() | (msgs["sent_at"] <= msgs["closed_at"])]
-    if msgs.empty:
+    last = _last_before_close(msgs, closed)
+    if last is None:
+        msgs = msgs.merge(closed[["deal_id", "won", "closed_at"]], on="deal_id")
+        msgs = msgs[msgs["closed_at"].isna() | (msgs["sent_at"] <= msgs["closed_at"])]
+        last = msgs.sort_values(["deal_id", "sent_at"], kind="stable").groupby("deal_id").tail(1)
+    if last.empty:
         return pd.DataFrame(columns=cols)
-    last = msgs.sort_values(["deal_id", "sent_at"], kind="stable").groupby("deal_id").tail(1)
     g = last.groupby("template_id")["won"]
     out = g.agg(total="size", won_last="sum").reset_index()
     out["lost_last"] = out["total"] - out["won_last"]

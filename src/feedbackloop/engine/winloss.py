@@ -117,6 +117,45 @@ def last_messages_before_loss(closed: pd.DataFrame, messages: pd.DataFrame) -> p
     return out.sort_values(["lost_last", "template_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
+def _sequence_table(msgs: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-sequence table of :func:`sequence_effectiveness` (ordered by sequence id), grouping on
+    integer codes instead of string ids; None when deal ids repeat (the caller merges instead)."""
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is None:
+        return None
+    found = rows >= 0
+    msgs, rows = msgs[found], rows[found]
+    if msgs.empty:
+        return pd.DataFrame()
+    codes, sequences = pd.factorize(msgs["sequence_id"], sort=True)
+    position = pd.Series(pd.to_numeric(msgs["position"], errors="coerce").to_numpy(dtype=float))
+    steps = position.groupby(codes).max().to_numpy()
+    pair = codes.astype(np.int64) * len(closed) + rows  # (sequence, deal)
+    reached = position.groupby(pair).max()
+    pair_seq, pair_row = reached.index.to_numpy() // len(closed), reached.index.to_numpy() % len(closed)
+    complete = reached.to_numpy() >= steps[pair_seq]
+    n = len(sequences)
+    deals = np.bincount(pair_seq, minlength=n)
+    won = np.bincount(pair_seq, weights=closed["won"].to_numpy(dtype=float)[pair_row], minlength=n)
+    out = pd.DataFrame(
+        {
+            "sequence_id": sequences,
+            "deals": deals.astype(np.int64),
+            "won": won.astype(np.int64),
+            "completion_rate": np.bincount(pair_seq, weights=complete.astype(float), minlength=n) / deals,
+        }
+    )
+    out["win_rate"] = out["won"] / out["deals"]
+    out["steps"] = steps
+    for flag, name in (("opened", "open_rate"), ("clicked", "click_rate"), ("replied", "reply_rate")):
+        if flag not in msgs:
+            out[name] = None
+            continue
+        values = pd.Series(msgs[flag].astype("boolean").to_numpy())
+        out[name] = values.groupby(codes).mean().astype(float).to_numpy()
+    return out
+
+
 def sequence_effectiveness(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
     """Per sequence: deals, win rate, completion (share of its deals reaching its last step) and
     engagement (open, click and reply rates over its messages; unknown flags are left out)."""
@@ -124,6 +163,12 @@ def sequence_effectiveness(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.D
     cols += ["open_rate", "click_rate", "reply_rate"]
     if closed.empty or messages.empty:
         return pd.DataFrame(columns=cols)
+    fast = _sequence_table(messages[messages["sequence_id"].notna()], closed)
+    if fast is not None:
+        if fast.empty:
+            return pd.DataFrame(columns=cols)
+        out = fast.sort_values(["win_rate", "deals"], ascending=[False, False])
+        return out[cols].reset_index(drop=True)
     msgs = messages[messages["sequence_id"].notna()].merge(closed[["deal_id", "won"]], on="deal_id")
     if msgs.empty:
         return pd.DataFrame(columns=cols)

@@ -1,4 +1,5 @@
-"""The numpy pattern counter equals the plain per-deal loop it replaced, and its order is fixed."""
+"""The engine's fast paths equal what they replaced: the numpy pattern counter equals the plain
+per-deal loop (and its order is fixed), and joins by deal row equal the merges on string ids."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from feedbackloop.engine import segments, winloss
 from feedbackloop.engine.patterns import count_patterns
 from feedbackloop.engine.segments import sequence_patterns
 from feedbackloop.engine.settings import EngineSettings
@@ -85,3 +87,48 @@ def test_long_patterns_use_row_unique() -> None:
     assert counts.codes[full[0]] == tuple(range(40))
     assert (counts.deals[full[0]], counts.won[full[0]]) == (6, 3)
     assert sum(k == "subsequence" for k in counts.kind) == 39
+
+
+def _closed_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Closed deals (won, closed_at) and messages with sequences, flags with gaps and send-time ties."""
+    deals, messages = _world(seed, 2500, 8)
+    rng = np.random.default_rng(seed + 100)
+    closed = deals[deals["outcome"] != "open"].copy()
+    closed["won"] = closed["outcome"] == "won"
+    closed["closed_at"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(10, 60, len(closed)), "D"
+    )
+    closed.loc[closed.index[::17], "closed_at"] = pd.NaT
+    messages["sequence_id"] = np.where(
+        rng.random(len(messages)) < 0.1, None, rng.choice(["s1", "s2", "s3"], len(messages))
+    )
+    for flag in ("opened", "clicked", "replied"):
+        values = pd.Series(rng.random(len(messages)) < 0.4, dtype="object")
+        values[rng.random(len(messages)) < 0.1] = None
+        messages[flag] = values
+    messages.loc[messages.index[::23], "position"] = np.nan
+    messages.loc[messages.index[::31], "sent_at"] = pd.NaT
+    return closed, messages
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_row_joins_equal_the_merges(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each fast path (joins by deal row) gives exactly what its merge fallback gives."""
+    closed, messages = _closed_world(seed)
+    settings = EngineSettings(pattern_min_occurrences=5)
+    fast = (
+        winloss.sequence_effectiveness(closed, messages),
+        winloss.last_messages_before_loss(closed, messages),
+        sequence_patterns(closed, messages, settings),
+    )
+    monkeypatch.setattr(winloss, "deal_rows", lambda *_: None)
+    monkeypatch.setattr(segments, "deal_rows", lambda *_: None)
+    slow = (
+        winloss.sequence_effectiveness(closed, messages),
+        winloss.last_messages_before_loss(closed, messages),
+        sequence_patterns(closed, messages, settings),
+    )
+    assert len(fast[0]) == 3
+    assert len(fast[1]) == 8
+    for got, expected in zip(fast, slow, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)

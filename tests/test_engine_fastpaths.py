@@ -99,9 +99,9 @@ def _closed_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         rng.integers(10, 60, len(closed)), "D"
     )
     closed.loc[closed.index[::17], "closed_at"] = pd.NaT
-    messages["sequence_id"] = np.where(
-        rng.random(len(messages)) < 0.1, None, rng.choice(["s1", "s2", "s3"], len(messages))
-    )
+    sequence = rng.choice(["s1", "s2", "s3"], len(messages)).astype(object)
+    sequence[rng.random(len(messages)) < 0.1] = None
+    messages["sequence_id"] = sequence
     for flag in ("opened", "clicked", "replied"):
         values = pd.Series(rng.random(len(messages)) < 0.4, dtype="object")
         values[rng.random(len(messages)) < 0.1] = None

@@ -132,3 +132,20 @@ def test_row_joins_equal_the_merges(seed: int, monkeypatch: pytest.MonkeyPatch) 
     assert len(fast[1]) == 8
     for got, expected in zip(fast, slow, strict=True):
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", " a ", "", None, np.nan, "b", "  ", " b"], index=range(10, 18)),
+        pd.Series(["x", None, " y"], dtype="str"),
+        pd.Series([None, None]),
+        pd.Series([], dtype=object),
+        pd.Series([1, 2, 1]),
+    ],
+)
+def test_labels_cleaned_per_distinct_value(values: pd.Series) -> None:
+    """``_labels`` cleans each distinct label once; the result is the per-row cleaning's."""
+    text = values.astype("string").str.strip()
+    expected = text.mask(text.isna() | (text == ""), winloss.UNKNOWN).astype(str)
+    pd.testing.assert_series_equal(winloss._labels(values), expected)

@@ -40,9 +40,13 @@ def _closed(deals: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
 
 
 def _labels(series: pd.Series) -> pd.Series:
-    """Blank and missing labels become ``unknown``; the rest are trimmed strings."""
-    text = series.astype("string").str.strip()
-    return text.mask(text.isna() | (text == ""), UNKNOWN).astype(str)
+    """Blank and missing labels become ``unknown``; the rest are trimmed strings.
+
+    Labels repeat (a handful of reasons over many deals): each distinct value is cleaned once."""
+    codes, uniques = pd.factorize(series)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
+    cleaned = np.append(text.mask(text.isna() | (text == ""), UNKNOWN).astype(str).to_numpy(object), UNKNOWN)
+    return pd.Series(cleaned[codes], index=series.index, dtype=object).astype(str)  # code -1: missing
 
 
 def loss_breakdown(closed: pd.DataFrame, column: str) -> pd.DataFrame:

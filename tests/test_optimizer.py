@@ -240,3 +240,15 @@ def test_each_deal_template_outcome_is_learned_once_within_the_window() -> None:
     restored.update_on_outcome("b", False, {"deal_id": "d2"}, at=T0 + timedelta(days=40))  # d1 ages out
     assert restored.update_on_outcome("a", True, ctx, at=T0 + timedelta(days=40))
     assert len(restored.ledger) == 2
+
+
+def test_ledger_remembers_an_outcome_older_than_its_window() -> None:
+    from feedbackloop.engine.optimizer.ledger import OutcomeLedger
+
+    ledger = OutcomeLedger(window_days=30)
+    day = 86400.0
+    assert ledger.first_time("D1", "T1", 100 * day)
+    assert ledger.first_time("D2", "T1", 10 * day)  # 90 days late: learned once, not a KeyError
+    assert not ledger.first_time("D2", "T1", 10 * day)
+    assert not ledger.first_time("D2", "T1", 101 * day)
+    assert len(ledger) == 2

@@ -14,11 +14,14 @@ import typer
 from feedbackloop import __version__
 from feedbackloop.commands.admin import config_app, db_app, tenants_app
 from feedbackloop.commands.common import AppState, err_console
-from feedbackloop.commands.connectors import check, connect_app, install, sync
+from feedbackloop.commands.connect_hubspot import connect_hubspot
+from feedbackloop.commands.connect_salesforce import connect_salesforce
+from feedbackloop.commands.connectors import check, connect_app, install, sync, writeback
 from feedbackloop.commands.engine import analyze, report, templates_app
 from feedbackloop.commands.importing import import_command
 from feedbackloop.commands.optimize import select, tests_app
 from feedbackloop.commands.sandbox import sandbox
+from feedbackloop.commands.service import apikeys_app, outbound_url, serve, worker
 from feedbackloop.errors import FeedbackloopError, UsageError
 
 __all__ = ["app", "main"]
@@ -36,14 +39,23 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(tests_app, name="tests")
 app.command("select")(select)
+
+connect_app.command("salesforce")(connect_salesforce)
+connect_app.command("hubspot")(connect_hubspot)
+connect_app.command("salesforce")(connect_salesforce)
 app.add_typer(connect_app, name="connect")
 app.command("install")(install)
 app.command("check")(check)
 app.command("sync")(sync)
+app.command("writeback")(writeback)
 app.command("analyze")(analyze)
 app.command("report")(report)
 app.add_typer(templates_app, name="templates")
 app.command("import")(import_command)
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.add_typer(apikeys_app, name="apikeys")
+app.command("outbound-url")(outbound_url)
 app.command("sandbox")(sandbox)
 
 

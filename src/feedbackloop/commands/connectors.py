@@ -14,7 +14,7 @@ from feedbackloop.connectors.sync import SyncSummary, run_sync
 from feedbackloop.domain import to_jsonable
 from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
 
-__all__ = ["check", "connect_app", "install", "sync"]
+__all__ = ["check", "connect_app", "install", "sync", "writeback"]
 
 connect_app = typer.Typer(
     help="Connect a CRM account as a tenant (credentials are encrypted at rest).", no_args_is_help=True
@@ -102,3 +102,38 @@ def sync(
         "skipped_reasons": sorted({s.reason for s in summary.skipped}),
     }
     emit(result, fmt, lambda r: _kv_table(f"Sync of {ref.name}", r))
+
+
+def writeback(
+    ctx: typer.Context,
+    tenant: str | None = TenantOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be written; write nothing."),
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Write template scores, deprecation flags and next-template advice back into the CRM.
+
+    Uses the latest recorded analysis (runs one first if there is none) and sends only values that
+    changed since the last successful write. Prints {"updated", "unchanged", "failed", "api_calls"}.
+
+    Example: feedbackloop writeback --tenant acme --dry-run
+    """
+    from feedbackloop.analysis import analyze_tenant
+    from feedbackloop.connectors.writeback import run_writeback
+    from feedbackloop.store import utcnow
+    from feedbackloop.store.runs import latest_run_result
+
+    app = state(ctx)
+    ref = app.tenant(tenant)
+    connector = build_connector(app.settings, app.store, ref)
+    result = latest_run_result(app.store, ref)
+    if result is None:
+        err_console.print(f"no analysis recorded for {ref.name} yet: analyzing first")
+        result = analyze_tenant(app.store, ref, utcnow())
+    summary = run_writeback(app.store, ref, connector, result, dry_run=dry_run)
+    emit(summary.to_json(), fmt, lambda r: _kv_table(f"Write-back to {ref.name}", r))
+    if summary.failed:
+        if any("DOESNT_EXIST" in f["reason"] or "INVALID_FIELD" in f["reason"] for f in summary.failures):
+            err_console.print(
+                f"hint: run `feedbackloop install --tenant {ref.name}` to create the fields first"
+            )
+        raise typer.Exit(1)

@@ -36,6 +36,10 @@ class OutcomeLedger:
         if any(k in keys for keys in self.days.values()):
             return False
         day = int(now // _DAY)
+        if self.days:
+            # an outcome learned "in the past" (a late, replayed event) is remembered for the full window
+            # from the newest day seen, not dropped at once, so a second replay is still recognised
+            day = max(day, max(self.days) - int(self.window_days) + 1)
         if day not in self.days:
             self.days[day] = set()
             self.prune(day)

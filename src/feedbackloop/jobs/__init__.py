@@ -1,0 +1,1 @@
+"""Periodic jobs: APScheduler wiring, the per-tenant jobs and the database lock."""

@@ -13,16 +13,29 @@ from typing import Any
 
 import numpy as np
 
-from feedbackloop.engine.pipeline import run_analysis
+from feedbackloop.engine.pipeline import DEAL_COLUMNS, TEMPLATE_COLUMNS, run_analysis
 from feedbackloop.engine.result import AnalysisResult, PreviousState
 from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import FeedbackloopError, UsageError
 from feedbackloop.store import Store, TenantRef, utcnow
 from feedbackloop.store.runs import latest_run_result, record_run
 
-__all__ = ["analyze_tenant", "compute_analysis", "engine_settings", "record_analysis"]
+__all__ = [
+    "ENGINE_MESSAGE_COLUMNS",
+    "analyze_tenant",
+    "compute_analysis",
+    "engine_settings",
+    "record_analysis",
+]
 
 log = logging.getLogger(__name__)
+
+#: the message columns the engine reads (ids, channel, contact and sentiment are not used): loading
+#: only these saves a third of the time and memory of reading a large store
+ENGINE_MESSAGE_COLUMNS = (
+    "deal_id", "template_id", "sequence_id", "position", "direction", "sent_at", "opened", "clicked",
+    "replied", "objections",
+)  # fmt: skip
 
 
 def engine_settings(tenant: TenantRef) -> EngineSettings:
@@ -38,9 +51,9 @@ def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int
     """The engine's result over the tenant's data as of ``as_of`` (nothing recorded)."""
     previous = PreviousState.from_result(latest_run_result(store, tenant))
     return run_analysis(
-        store.deals_frame(tenant),
-        store.messages_frame(tenant),
-        store.templates_frame(tenant),
+        store.deals_frame(tenant, DEAL_COLUMNS),
+        store.messages_frame(tenant, ENGINE_MESSAGE_COLUMNS),
+        store.templates_frame(tenant, TEMPLATE_COLUMNS),
         engine_settings(tenant),
         as_of,
         np.random.default_rng(seed),

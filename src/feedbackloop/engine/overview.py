@@ -50,7 +50,7 @@ def overall_metrics(
     outbound = messages[messages["direction"].isna() | (messages["direction"] == "outbound")]
     replied = outbound["replied"].astype("boolean")
     known = replied.dropna()
-    replied_deals = set(outbound.loc[replied.fillna(False).astype(bool), "deal_id"])
+    replied_deals = set(outbound.loc[replied.fillna(False).astype(bool), "deal_id"].unique())
     reached = deals[deals["deal_id"].isin(replied_deals)]["outcome"].isin(
         ["meeting", *settings.success_outcomes]
     )

@@ -110,7 +110,9 @@ def run_analysis(
     warnings: list[str] = []
 
     exposures = build_exposures(deals_n, messages_n, settings)
-    known = set(tmpl["template_id"].dropna().astype(str)) | set(exposures["template_id"].astype(str))
+    known = set(tmpl["template_id"].dropna().astype(str)) | set(
+        exposures["template_id"].drop_duplicates().astype(str)  # not a Python loop over every exposure
+    )
     extra = sorted(known - set(tmpl["template_id"].dropna().astype(str)))
     if extra:
         tmpl = pd.concat(

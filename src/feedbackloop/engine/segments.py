@@ -12,7 +12,6 @@ the other templates matters: templates share sequences and their use differs by 
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,9 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from feedbackloop.engine.deal_rows import deal_rows, time_key
 from feedbackloop.engine.effects import Design, deal_design, fit_ridge_logit
+from feedbackloop.engine.patterns import count_patterns
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
 from feedbackloop.engine.settings import EngineSettings
 
@@ -232,6 +233,14 @@ def _closed_template_messages(
     outcomes = set(settings.success_outcomes) | set(settings.failure_outcomes)
     closed = deals.loc[deals["outcome"].isin(outcomes), ["deal_id", "outcome"]]
     msgs = messages.loc[messages["template_id"].notna(), ["deal_id", "template_id", "sent_at", "position"]]
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is not None:  # grouped by deal (in closed-deal order), then by send time and position
+        found = rows >= 0
+        msgs, rows = msgs[found], rows[found]
+        won = closed["outcome"].isin(settings.success_outcomes).to_numpy()[rows]
+        position = pd.to_numeric(msgs["position"], errors="coerce").to_numpy(dtype=float)
+        order = np.lexsort((position, time_key(msgs["sent_at"]), rows))
+        return msgs.iloc[order].assign(won=won[order])
     msgs = msgs.merge(closed, on="deal_id")
     msgs["won"] = msgs["outcome"].isin(settings.success_outcomes)
     return msgs.sort_values(["deal_id", "sent_at", "position"], kind="stable")
@@ -253,30 +262,26 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Eng
     msgs = _closed_template_messages(deals, messages, settings)
     if msgs.empty:
         return pd.DataFrame(columns=columns)
-    seen: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    wins: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    # msgs is sorted by deal: cut the template column into one run per deal (no per-group pandas).
+    # msgs is sorted by deal: one run of template codes per deal, counted with numpy (engine.patterns)
     deal = msgs["deal_id"].to_numpy()
-    ids = msgs["template_id"].astype(str).to_numpy()
+    codes, names = pd.factorize(msgs["template_id"].astype(str).to_numpy())
     won_flags = msgs["won"].to_numpy(dtype=bool)
     starts = np.flatnonzero(np.r_[True, deal[1:] != deal[:-1]])
-    ends = np.r_[starts[1:], len(deal)]
-    for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
-        run = ids[first:last].tolist()
-        seq = [t for i, t in enumerate(run) if i == 0 or t != run[i - 1]]
-        keys = {("full", tuple(seq))}
-        for n in range(2, settings.pattern_max_length + 1):
-            keys.update(("subsequence", tuple(seq[i : i + n])) for i in range(len(seq) - n + 1))
-        won = bool(won_flags[first])
-        for key in keys:
-            seen[key] += 1
-            wins[key] += won
+    counts = count_patterns(
+        codes.astype(np.int64),
+        starts,
+        won_flags[starts],
+        settings.pattern_max_length,
+        settings.pattern_min_occurrences,
+    )
     baseline = float(won_flags[starts].mean())
+    labels = np.asarray(names, dtype=object)
     rows = [
-        {"pattern": pat, "kind": kind, "length": len(pat), "deals": n, "won": wins[(kind, pat)]}
-        for (kind, pat), n in seen.items()
-        if n >= settings.pattern_min_occurrences
+        {"pattern": tuple(labels[list(c)].tolist()), "kind": kind, "length": len(c), "deals": n, "won": w}
+        for kind, c, n, w in zip(counts.kind, counts.codes, counts.deals, counts.won, strict=True)
     ]
+    # ties in (win_rate, deals) in a fixed order: kind, then pattern
+    rows.sort(key=lambda r: (r["kind"], r["pattern"]))
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows)
@@ -284,7 +289,8 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Eng
     low, high = proportion_confint(out["won"], out["deals"], alpha=0.05, method="wilson")
     out["ci_low"], out["ci_high"] = low, high
     out["lift"] = out["win_rate"] - baseline
-    return out.sort_values(["win_rate", "deals"], ascending=[False, False])[columns].reset_index(drop=True)
+    order = out.sort_values(["win_rate", "deals"], ascending=[False, False], kind="stable")
+    return order[columns].reset_index(drop=True)
 
 
 def segment_insights(

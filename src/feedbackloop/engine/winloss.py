@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from feedbackloop.engine.deal_rows import deal_rows, time_key
+from feedbackloop.engine.exposure import naive_utc
 from feedbackloop.engine.objections import parse_objections
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
 from feedbackloop.engine.settings import EngineSettings
@@ -37,9 +40,13 @@ def _closed(deals: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
 
 
 def _labels(series: pd.Series) -> pd.Series:
-    """Blank and missing labels become ``unknown``; the rest are trimmed strings."""
-    text = series.astype("string").str.strip()
-    return text.mask(text.isna() | (text == ""), UNKNOWN).astype(str)
+    """Blank and missing labels become ``unknown``; the rest are trimmed strings.
+
+    Labels repeat (a handful of reasons over many deals): each distinct value is cleaned once."""
+    codes, uniques = pd.factorize(series)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
+    cleaned = np.append(text.mask(text.isna() | (text == ""), UNKNOWN).astype(str).to_numpy(object), UNKNOWN)
+    return pd.Series(cleaned[codes], index=series.index, dtype=object).astype(str)  # code -1: missing
 
 
 def loss_breakdown(closed: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -67,6 +74,28 @@ def competitor_losses(closed: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["lost", "competitor"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
+def _last_before_close(msgs: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame | None:
+    """Per closed deal its last message sent on or before the close (template_id, won); the latest
+    send time wins, ties go to the later row. None when deal ids repeat (the caller merges instead)."""
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is None:
+        return None
+    found = rows >= 0
+    msgs, rows = msgs[found], rows[found]
+    closed_at = naive_utc(closed["closed_at"])[rows]
+    sent = naive_utc(msgs["sent_at"])
+    before = np.isnat(closed_at) | (sent <= closed_at)
+    msgs, rows = msgs[before], rows[before]
+    order = np.lexsort((time_key(msgs["sent_at"]), rows))
+    ends = order[np.r_[rows[order][1:] != rows[order][:-1], True]]
+    return pd.DataFrame(
+        {
+            "template_id": msgs["template_id"].to_numpy()[ends],
+            "won": closed["won"].to_numpy(dtype=bool)[rows[ends]],
+        }
+    )
+
+
 def last_messages_before_loss(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
     """Templates that were the last email before close: lost_last, won_last, loss_rate_when_last, share.
 
@@ -77,17 +106,58 @@ def last_messages_before_loss(closed: pd.DataFrame, messages: pd.DataFrame) -> p
     if closed.empty or messages.empty:
         return pd.DataFrame(columns=cols)
     msgs = messages.loc[messages["template_id"].notna(), ["deal_id", "template_id", "sent_at"]]
-    msgs = msgs.merge(closed[["deal_id", "won", "closed_at"]], on="deal_id")
-    msgs = msgs[msgs["closed_at"].isna() | (msgs["sent_at"] <= msgs["closed_at"])]
-    if msgs.empty:
+    last = _last_before_close(msgs, closed)
+    if last is None:
+        msgs = msgs.merge(closed[["deal_id", "won", "closed_at"]], on="deal_id")
+        msgs = msgs[msgs["closed_at"].isna() | (msgs["sent_at"] <= msgs["closed_at"])]
+        last = msgs.sort_values(["deal_id", "sent_at"], kind="stable").groupby("deal_id").tail(1)
+    if last.empty:
         return pd.DataFrame(columns=cols)
-    last = msgs.sort_values(["deal_id", "sent_at"], kind="stable").groupby("deal_id").tail(1)
     g = last.groupby("template_id")["won"]
     out = g.agg(total="size", won_last="sum").reset_index()
     out["lost_last"] = out["total"] - out["won_last"]
     out["loss_rate_when_last"] = out["lost_last"] / out["total"]
     out["share_of_losses"] = out["lost_last"] / max(int((~last["won"]).sum()), 1)
     return out.sort_values(["lost_last", "template_id"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
+def _sequence_table(msgs: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-sequence table of :func:`sequence_effectiveness` (ordered by sequence id), grouping on
+    integer codes instead of string ids; None when deal ids repeat (the caller merges instead)."""
+    rows = deal_rows(msgs["deal_id"], closed["deal_id"])
+    if rows is None:
+        return None
+    found = rows >= 0
+    msgs, rows = msgs[found], rows[found]
+    if msgs.empty:
+        return pd.DataFrame()
+    codes, sequences = pd.factorize(msgs["sequence_id"], sort=True)
+    position = pd.Series(pd.to_numeric(msgs["position"], errors="coerce").to_numpy(dtype=float))
+    steps = position.groupby(codes).max().to_numpy()
+    pair = codes.astype(np.int64) * len(closed) + rows  # (sequence, deal)
+    reached = position.groupby(pair).max()
+    pair_seq, pair_row = reached.index.to_numpy() // len(closed), reached.index.to_numpy() % len(closed)
+    complete = reached.to_numpy() >= steps[pair_seq]
+    n = len(sequences)
+    deals = np.bincount(pair_seq, minlength=n)
+    won = np.bincount(pair_seq, weights=closed["won"].to_numpy(dtype=float)[pair_row], minlength=n)
+    out = pd.DataFrame(
+        {
+            "sequence_id": sequences,
+            "deals": deals.astype(np.int64),
+            "won": won.astype(np.int64),
+            "completion_rate": np.bincount(pair_seq, weights=complete.astype(float), minlength=n) / deals,
+        }
+    )
+    out["win_rate"] = out["won"] / out["deals"]
+    out["steps"] = steps
+    for flag, name in (("opened", "open_rate"), ("clicked", "click_rate"), ("replied", "reply_rate")):
+        if flag not in msgs:
+            out[name] = None
+            continue
+        values = pd.Series(msgs[flag].astype("boolean").to_numpy())
+        out[name] = values.groupby(codes).mean().astype(float).to_numpy()
+    return out
 
 
 def sequence_effectiveness(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
@@ -97,6 +167,12 @@ def sequence_effectiveness(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.D
     cols += ["open_rate", "click_rate", "reply_rate"]
     if closed.empty or messages.empty:
         return pd.DataFrame(columns=cols)
+    fast = _sequence_table(messages[messages["sequence_id"].notna()], closed)
+    if fast is not None:
+        if fast.empty:
+            return pd.DataFrame(columns=cols)
+        out = fast.sort_values(["win_rate", "deals"], ascending=[False, False])
+        return out[cols].reset_index(drop=True)
     msgs = messages[messages["sequence_id"].notna()].merge(closed[["deal_id", "won"]], on="deal_id")
     if msgs.empty:
         return pd.DataFrame(columns=cols)

@@ -6,7 +6,7 @@ upserts keyed by the CRM's ids, so re-importing or re-syncing the same records c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from feedbackloop.crypto import SecretBox
 from feedbackloop.errors import UsageError
 from feedbackloop.store.db import Database
+from feedbackloop.store.frames import column_kind, read_frame
 from feedbackloop.store.models import (
     Credential,
     DealRow,
@@ -175,25 +176,38 @@ class Store:
                 or 0
             )
 
-    def deals_frame(self, tenant: TenantRef) -> pd.DataFrame:
-        """All deals of a tenant, one row per deal."""
-        return self._frame(DealRow, tenant, ["created_at", "closed_at", "crm_updated_at"])
+    def deals_frame(self, tenant: TenantRef, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All deals of a tenant, one row per deal (only ``columns`` when given)."""
+        return self._frame(DealRow, tenant, columns)
 
-    def messages_frame(self, tenant: TenantRef) -> pd.DataFrame:
-        """All messages of a tenant, one row per message."""
-        return self._frame(MessageRow, tenant, ["sent_at"])
+    def messages_frame(self, tenant: TenantRef, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All messages of a tenant, one row per message (only ``columns`` when given)."""
+        return self._frame(MessageRow, tenant, columns)
 
-    def templates_frame(self, tenant: TenantRef) -> pd.DataFrame:
-        """All templates of a tenant with their status and pin."""
-        return self._frame(TemplateRow, tenant, ["status_changed_at"])
+    def templates_frame(self, tenant: TenantRef, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All templates of a tenant with their status and pin (only ``columns`` when given)."""
+        return self._frame(TemplateRow, tenant, columns)
 
-    def _frame(self, model: type[Any], tenant: TenantRef, time_columns: list[str]) -> pd.DataFrame:
+    def _frame(self, model: type[Any], tenant: TenantRef, columns: Sequence[str] | None) -> pd.DataFrame:
+        """The fast column-wise reader (:mod:`feedbackloop.store.frames`); empty results via SQLAlchemy."""
         table = model.__table__
-        columns = [c for c in table.columns if c.name != "tenant_id"]
-        query = sa.select(*columns).where(table.c.tenant_id == tenant.id)
+        names = [c.name for c in table.columns if c.name != "tenant_id"]
+        if columns is not None:
+            unknown = sorted(set(columns) - set(names))
+            if unknown:
+                raise UsageError(f"unknown {table.name} columns: {', '.join(unknown)}")
+            names = [n for n in names if n in set(columns)]
+        with self.db.engine.connect() as conn:
+            frame = read_frame(conn, table, names, ("tenant_id", tenant.id))
+        return self._frame_sqlalchemy(model, tenant, names) if frame is None else frame
+
+    def _frame_sqlalchemy(self, model: type[Any], tenant: TenantRef, names: Sequence[str]) -> pd.DataFrame:
+        """The reference reader: ``pd.read_sql`` over SQLAlchemy rows (slow; the frames' definition)."""
+        table = model.__table__
+        query = sa.select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant.id)
         with self.db.engine.connect() as conn:
             frame = pd.read_sql(query, conn)
-        return _aware(frame, time_columns)
+        return _aware(frame, [n for n in names if column_kind(table.c[n]) == "time"])
 
     # -- template status -------------------------------------------------------------------------
     def set_template_status(

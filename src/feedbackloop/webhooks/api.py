@@ -4,8 +4,9 @@
 - ``POST /api/v1/outcomes`` ``{deal_id, outcome: won|lost, templates: [...], context?}`` → ``{learned}``;
 - ``POST /api/v1/responses`` ``{template_id, sentiment, meeting_intent, context?}`` → ``{boosted}``.
 
-Each call loads the tenant's persisted ``ContinuousOptimizer``, and the two learning calls save it
-(under a per-tenant lock, so concurrent requests do not lose each other's updates).
+Each call uses the tenant's ``ContinuousOptimizer`` from an in-process cache that reloads it when the
+stored state changed (:mod:`feedbackloop.webhooks.optimizers`); the two learning calls save it at once,
+selections at most once a second, under a per-tenant lock so concurrent requests lose no update.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedbackloop.engine.optimizer.state import load_or_build_optimizer, save_optimizer
 from feedbackloop.errors import EngineError, InputError
 from feedbackloop.store import TenantRef
 from feedbackloop.webhooks.apikeys import authenticate
 from feedbackloop.webhooks.context import service
+from feedbackloop.webhooks.optimizers import OptimizerCache
 from feedbackloop.webhooks.requests import Unauthorized, json_body, require_content_type
 
 __all__ = ["bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _LOCKS: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+_OPTIMIZERS = OptimizerCache()
 
 
 def _tenant() -> TenantRef:
@@ -65,14 +67,14 @@ def select() -> Response:
     tenant = _tenant()
     data = _body()
     with _LOCKS[tenant.id]:
-        optimizer, _ = load_or_build_optimizer(service().store, tenant)
+        optimizer = _OPTIMIZERS.get(service().store, tenant)
         if not optimizer.template_ids:
             raise InputError("this tenant has no templates yet")
         try:
             chosen = optimizer.explain_selection(_context(data), _now())
         except EngineError as exc:
             raise InputError(str(exc)) from None
-        save_optimizer(service().store, tenant, optimizer)  # the RNG and sticky test assignments move on
+        _OPTIMIZERS.save(service().store, tenant, now=False)  # only the RNG moved: save now and then
     return jsonify({"template_id": chosen.template_id, "source": chosen.source, "reason": chosen.reason})
 
 
@@ -87,9 +89,9 @@ def outcomes() -> Response:
         raise InputError("expected templates: the template ids the deal received")
     context = {**_context(data), "deal_id": str(deal_id)}
     with _LOCKS[tenant.id]:
-        optimizer, _ = load_or_build_optimizer(service().store, tenant)
+        optimizer = _OPTIMIZERS.get(service().store, tenant)
         learned = [t for t in templates if optimizer.update_on_outcome(t, outcome == "won", context, _now())]
-        save_optimizer(service().store, tenant, optimizer)
+        _OPTIMIZERS.save(service().store, tenant)
     return jsonify({"learned": learned})
 
 
@@ -107,9 +109,9 @@ def responses() -> Response:
     if not -1.0 <= float(sentiment) <= 1.0:
         raise InputError("sentiment must be between -1 and 1")
     with _LOCKS[tenant.id]:
-        optimizer, _ = load_or_build_optimizer(service().store, tenant)
+        optimizer = _OPTIMIZERS.get(service().store, tenant)
         boosted = optimizer.on_response(
             template_id, float(sentiment), bool(data.get("meeting_intent")), _context(data), _now()
         )
-        save_optimizer(service().store, tenant, optimizer)
+        _OPTIMIZERS.save(service().store, tenant)
     return jsonify({"boosted": boosted})

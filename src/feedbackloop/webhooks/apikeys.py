@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,16 +50,33 @@ def create_key(store: Store, tenant: TenantRef, name: str | None = None) -> str:
     return key
 
 
+#: Validated keys, remembered briefly so a busy client costs no database write per call
+#: (``last_used_at`` is then updated at most once per TTL; a revocation elsewhere applies within it).
+_VALID_FOR = 30.0
+_valid: dict[str, tuple[TenantRef, float]] = {}
+
+
 def authenticate(store: Store, key: str) -> TenantRef | None:
     """The tenant of a valid, unrevoked key, or None."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "fl" or not parts[1]:
         return None
+    digest = _hash(key)
+    cached = _valid.get(digest)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    tenant = _authenticate(store, parts[1], digest)
+    if tenant is not None:
+        _valid[digest] = (tenant, time.monotonic() + _VALID_FOR)
+    return tenant
+
+
+def _authenticate(store: Store, prefix: str, digest: str) -> TenantRef | None:
     with store.db.session() as s:
-        row = s.scalar(sa.select(ApiKeyRow).where(ApiKeyRow.prefix == parts[1]))
+        row = s.scalar(sa.select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
         if row is None or row.revoked_at is not None:
             return None
-        if not hmac.compare_digest(row.key_hash.encode(), _hash(key).encode()):
+        if not hmac.compare_digest(row.key_hash.encode(), digest.encode()):
             return None
         row.last_used_at = utcnow()
         tenant = s.get(Tenant, row.tenant_id)
@@ -85,3 +103,4 @@ def revoke_key(store: Store, prefix: str) -> None:
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             s.commit()
+        _valid.clear()  # this process stops accepting it at once; others within _VALID_FOR

@@ -1,0 +1,151 @@
+"""The engine's fast paths equal what they replaced: the numpy pattern counter equals the plain
+per-deal loop (and its order is fixed), and joins by deal row equal the merges on string ids."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feedbackloop.engine import segments, winloss
+from feedbackloop.engine.patterns import count_patterns
+from feedbackloop.engine.segments import sequence_patterns
+from feedbackloop.engine.settings import EngineSettings
+
+
+def _reference_counts(msgs: pd.DataFrame, max_length: int) -> tuple[Counter[Any], Counter[Any]]:
+    """The original loop: per deal, collapse repeats, count the full pattern and each sub-pattern once."""
+    seen: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    wins: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    for _, group in msgs.groupby("deal_id", sort=False):
+        run = group["template_id"].astype(str).tolist()
+        seq = [t for i, t in enumerate(run) if i == 0 or t != run[i - 1]]
+        keys = {("full", tuple(seq))}
+        for n in range(2, max_length + 1):
+            keys.update(("subsequence", tuple(seq[i : i + n])) for i in range(len(seq) - n + 1))
+        for key in keys:
+            seen[key] += 1
+            wins[key] += bool(group["won"].iloc[0])
+    return seen, wins
+
+
+def _world(seed: int, deals: int, templates: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    deal_ids = [f"d{i:05d}" for i in range(deals)]
+    outcome = rng.choice(["won", "lost", "open"], size=deals, p=[0.35, 0.5, 0.15])
+    deal_frame = pd.DataFrame({"deal_id": deal_ids, "outcome": outcome})
+    per = rng.integers(1, 9, size=deals)
+    deal_col = np.repeat(deal_ids, per)
+    tmpl = rng.integers(0, templates, size=len(deal_col))
+    repeat = rng.random(len(deal_col)) < 0.2  # repeats in a row get collapsed
+    tmpl[1:][repeat[1:]] = tmpl[:-1][repeat[1:]]
+    template_id = np.array([f"t{t}" for t in tmpl], dtype=object)
+    template_id[rng.random(len(deal_col)) < 0.05] = None
+    sent = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 50, len(deal_col)), "D")
+    messages = pd.DataFrame(
+        {
+            "deal_id": deal_col,
+            "template_id": template_id,
+            "sent_at": sent,
+            "position": rng.integers(1, 6, len(deal_col)).astype(float),
+        }
+    )
+    return deal_frame, messages
+
+
+@pytest.mark.parametrize(("seed", "templates", "max_length"), [(1, 5, 3), (2, 12, 4), (3, 3, 2)])
+def test_counts_equal_the_loop(seed: int, templates: int, max_length: int) -> None:
+    deals, messages = _world(seed, 3000, templates)
+    settings = EngineSettings(pattern_min_occurrences=5, pattern_max_length=max_length)
+    got = sequence_patterns(deals, messages, settings)
+    msgs = messages[messages["template_id"].notna()].merge(deals, on="deal_id")
+    msgs = msgs[msgs["outcome"] != "open"].assign(won=lambda f: f["outcome"] == "won")
+    msgs = msgs.sort_values(["deal_id", "sent_at", "position"], kind="stable")
+    seen, wins = _reference_counts(msgs, max_length)
+    expected = {k: (n, wins[k]) for k, n in seen.items() if n >= 5}
+    actual = {(r.kind, r.pattern): (r.deals, r.won) for r in got.itertuples()}
+    assert actual == expected
+    assert len(expected) > 20
+    # fixed order: win rate, deals (both descending), then kind and pattern
+    keys = list(zip(-got["win_rate"], -got["deals"], got["kind"], got["pattern"], strict=True))
+    assert keys == sorted(keys)
+    baseline = msgs.drop_duplicates("deal_id")["won"].mean()
+    assert np.allclose(got["lift"], got["win_rate"] - baseline, rtol=0, atol=1e-15)
+
+
+def test_long_patterns_use_row_unique() -> None:
+    """Codes too wide for one int64 key per row fall back to unique rows (same counts)."""
+    codes = np.tile(np.arange(40, dtype=np.int64), 6)  # 6 deals with the same 40-step pattern
+    starts = np.arange(0, 240, 40, dtype=np.int64)
+    won = np.array([True, False, True, True, False, False])
+    counts = count_patterns(codes, starts, won, 2, 6)
+    full = [i for i, k in enumerate(counts.kind) if k == "full"]
+    assert len(full) == 1
+    assert counts.codes[full[0]] == tuple(range(40))
+    assert (counts.deals[full[0]], counts.won[full[0]]) == (6, 3)
+    assert sum(k == "subsequence" for k in counts.kind) == 39
+
+
+def _closed_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Closed deals (won, closed_at) and messages with sequences, flags with gaps and send-time ties."""
+    deals, messages = _world(seed, 2500, 8)
+    rng = np.random.default_rng(seed + 100)
+    closed = deals[deals["outcome"] != "open"].copy()
+    closed["won"] = closed["outcome"] == "won"
+    closed["closed_at"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(10, 60, len(closed)), "D"
+    )
+    closed.loc[closed.index[::17], "closed_at"] = pd.NaT
+    sequence = rng.choice(["s1", "s2", "s3"], len(messages)).astype(object)
+    sequence[rng.random(len(messages)) < 0.1] = None
+    messages["sequence_id"] = sequence
+    for flag in ("opened", "clicked", "replied"):
+        values = pd.Series(rng.random(len(messages)) < 0.4, dtype="object")
+        values[rng.random(len(messages)) < 0.1] = None
+        messages[flag] = values
+    messages.loc[messages.index[::23], "position"] = np.nan
+    messages.loc[messages.index[::31], "sent_at"] = pd.NaT
+    return closed, messages
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_row_joins_equal_the_merges(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each fast path (joins by deal row) gives exactly what its merge fallback gives."""
+    closed, messages = _closed_world(seed)
+    settings = EngineSettings(pattern_min_occurrences=5)
+    fast = (
+        winloss.sequence_effectiveness(closed, messages),
+        winloss.last_messages_before_loss(closed, messages),
+        sequence_patterns(closed, messages, settings),
+    )
+    monkeypatch.setattr(winloss, "deal_rows", lambda *_: None)
+    monkeypatch.setattr(segments, "deal_rows", lambda *_: None)
+    slow = (
+        winloss.sequence_effectiveness(closed, messages),
+        winloss.last_messages_before_loss(closed, messages),
+        sequence_patterns(closed, messages, settings),
+    )
+    assert len(fast[0]) == 3
+    assert len(fast[1]) == 8
+    for got, expected in zip(fast, slow, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", " a ", "", None, np.nan, "b", "  ", " b"], index=range(10, 18)),
+        pd.Series(["x", None, " y"], dtype="str"),
+        pd.Series([None, None]),
+        pd.Series([], dtype=object),
+        pd.Series([1, 2, 1]),
+    ],
+)
+def test_labels_cleaned_per_distinct_value(values: pd.Series) -> None:
+    """``_labels`` cleans each distinct label once; the result is the per-row cleaning's."""
+    text = values.astype("string").str.strip()
+    expected = text.mask(text.isna() | (text == ""), winloss.UNKNOWN).astype(str)
+    pd.testing.assert_series_equal(winloss._labels(values), expected)

@@ -1,0 +1,147 @@
+"""The fast frame reader gives exactly the frames of the SQLAlchemy reader (``pd.read_sql``).
+
+Same columns, dtypes, values and row order, on every configured backend: a small simulated world plus
+hand-made rows with NULLs in every nullable column, a second tenant, and an empty tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from feedbackloop.analysis import ENGINE_MESSAGE_COLUMNS
+from feedbackloop.connectors.csvfiles import import_csv
+from feedbackloop.engine.pipeline import DEAL_COLUMNS, TEMPLATE_COLUMNS
+from feedbackloop.errors import UsageError
+from feedbackloop.sandbox.world import WorldConfig, generate_world
+from feedbackloop.store import Store
+from feedbackloop.store import frames as frames_module
+from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
+
+MODELS = (DealRow, MessageRow, TemplateRow)
+PLUS2 = timezone(timedelta(hours=2))
+
+
+def _names(model: type[Any]) -> list[str]:
+    return [c.name for c in model.__table__.columns if c.name != "tenant_id"]
+
+
+def _assert_same(store: Store, tenant: Any, model: type[Any], columns: list[str] | None = None) -> None:
+    fast = store._frame(model, tenant, columns)
+    reference = store._frame_sqlalchemy(model, tenant, columns or _names(model))
+    pd.testing.assert_frame_equal(fast, reference, check_exact=True)
+
+
+def _full(model: type[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with every column (absent ones NULL): one insert statement takes them all."""
+    return [{**dict.fromkeys(_names(model)), **row} for row in rows]
+
+
+def _odd_rows(store: Store) -> Any:
+    """A tenant whose rows have NULLs everywhere they may, offsets, and one all-NULL column each."""
+    tenant = store.resolve_tenant("odd")
+    t0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=PLUS2)
+    store.upsert(
+        DealRow,
+        tenant,
+        _full(
+            DealRow,
+            [
+                {"deal_id": "d1", "outcome": "won", "amount": 10.5, "created_at": t0, "closed_at": None},
+                {"deal_id": "d2", "outcome": "lost", "amount": None, "created_at": None, "segment": "smb"},
+                {"deal_id": "d3", "outcome": "open", "created_at": datetime(2026, 1, 1), "closed_at": t0},
+            ],
+        ),
+    )
+    base = {"channel": "email", "direction": "outbound"}
+    store.upsert(
+        MessageRow,
+        tenant,
+        _full(
+            MessageRow,
+            [
+                {**base, "message_id": "m1", "deal_id": "d1", "sent_at": t0, "position": 1, "opened": True},
+                {
+                    **base,
+                    "message_id": "m2",
+                    "deal_id": "d1",
+                    "sent_at": t0,
+                    "position": None,
+                    "opened": None,
+                },
+                {
+                    **base,
+                    "message_id": "m3",
+                    "deal_id": "d2",
+                    "sent_at": datetime(2026, 2, 1),
+                    "clicked": False,
+                },
+                {
+                    **base,
+                    "message_id": "m4",
+                    "deal_id": "d3",
+                    "sent_at": t0,
+                    "template_id": "t1",
+                    "replied": True,
+                },
+            ],
+        ),
+    )
+    store.upsert(
+        TemplateRow, tenant, _full(TemplateRow, [{"template_id": "t1", "status": "active", "pinned": False}])
+    )
+    return tenant
+
+
+@pytest.fixture
+def filled(store: Store, tmp_path: Path) -> Store:
+    world = generate_world(WorldConfig(seed=3, deals=400))
+    paths = world.to_csv(tmp_path / "csv")
+    import_csv(store, "world", deals=paths["deals"], messages=paths["messages"], templates=paths["templates"])
+    _odd_rows(store)
+    return store
+
+
+def test_fast_reader_equals_read_sql(filled: Store) -> None:
+    for name in ("world", "odd"):
+        tenant = filled.resolve_tenant(name, create=False)
+        for model in MODELS:
+            _assert_same(filled, tenant, model)
+    world = filled.resolve_tenant("world", create=False)
+    assert len(filled.messages_frame(world)) == filled.count(MessageRow, world) > 1000
+
+
+def test_engine_columns_subset(filled: Store) -> None:
+    tenant = filled.resolve_tenant("world", create=False)
+    _assert_same(filled, tenant, DealRow, list(DEAL_COLUMNS))
+    _assert_same(filled, tenant, MessageRow, list(ENGINE_MESSAGE_COLUMNS))
+    _assert_same(filled, tenant, TemplateRow, list(TEMPLATE_COLUMNS))
+    assert list(filled.messages_frame(tenant, ["sent_at", "deal_id"]).columns) == ["deal_id", "sent_at"]
+    with pytest.raises(UsageError, match="unknown messages columns: nope"):
+        filled.messages_frame(tenant, ["deal_id", "nope"])
+
+
+def test_chunked_reads_and_empty_tenant(filled: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames_module, "CHUNK_ROWS", 7)  # many chunks, some with only NULL times
+    for name in ("world", "odd"):
+        tenant = filled.resolve_tenant(name, create=False)
+        for model in MODELS:
+            _assert_same(filled, tenant, model)
+    empty = filled.resolve_tenant("empty")
+    for model in MODELS:
+        _assert_same(filled, empty, model)
+    assert filled.deals_frame(empty).empty
+
+
+def test_times_are_utc(filled: Store) -> None:
+    tenant = filled.resolve_tenant("odd", create=False)
+    deals = filled.deals_frame(tenant).set_index("deal_id")
+    assert str(deals["created_at"].dtype) == "datetime64[us, UTC]"
+    assert deals.loc["d1", "created_at"] == pd.Timestamp(datetime(2026, 3, 1, 10, 30, 15, 123456, tzinfo=UTC))
+    assert deals.loc["d3", "created_at"] == pd.Timestamp("2026-01-01", tz="UTC")
+    messages = filled.messages_frame(tenant).set_index("message_id")
+    assert messages["opened"].tolist() == [True, None, None, None]

@@ -79,10 +79,11 @@ def serve_web(
     """Serve until SIGINT/SIGTERM on waitress, with the worker and scheduler unless ``background`` is off."""
     from waitress import create_server
 
+    from feedbackloop.dashboard import blueprint as dashboard
     from feedbackloop.webhooks import create_app
 
     store = store or open_store(settings)
-    app = create_app(settings, store=store)
+    app = create_app(settings, store=store, index=dashboard)
     ctx = app.extensions["feedbackloop"]
     parts = BackgroundParts(settings, store, ctx.metrics) if background else None
     server: Any = create_server(app, host=host, port=port, threads=threads, ident="feedbackloop")

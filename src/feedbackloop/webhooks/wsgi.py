@@ -7,8 +7,9 @@ Settings come from the environment (``FEEDBACKLOOP_*``). Only the web part runs 
 from __future__ import annotations
 
 from feedbackloop.config.settings import load_settings
+from feedbackloop.dashboard import blueprint as dashboard
 from feedbackloop.webhooks import create_app
 
 __all__ = ["app"]
 
-app = create_app(load_settings())
+app = create_app(load_settings(), index=dashboard)

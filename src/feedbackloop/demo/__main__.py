@@ -155,6 +155,8 @@ def summary_stage(console: Console, runs: list[CrmRun], elapsed: float) -> None:
     for run in runs:
         for line in run.examples:
             console.print(f"  [dim]{run.tenant}[/dim] {line}")
+    for run in runs:
+        console.print(f"HTML report for {run.tenant}: [bold]{run.report}[/bold]")
     console.print(f"[bold]demo finished in {elapsed:.0f} s[/bold]; data in {OUT}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,7 @@ class CrmRun:
     install: dict[str, Any] = field(default_factory=dict)
     analysis: dict[str, Any] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    report: str | None = None
     seconds: float = 0.0
 
 
@@ -97,8 +99,19 @@ def run_crm(
         f"({written.failed} failed) with {written.api_calls} API calls"
     )
     run.examples = examples()
+    run.report = str(_html_report(store, tenant, analysis))
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _html_report(store: Store, tenant: TenantRef, analysis: dict[str, Any]) -> Path:
+    """The tenant's dashboard as one self-contained HTML file next to the demo data."""
+    from feedbackloop.dashboard import build_dashboard, render_dashboard, write_dashboard
+
+    path = store.db.url.removeprefix("sqlite:///")
+    target = Path(path).parent.parent / f"report-{tenant.name}.html"
+    write_dashboard(target, render_dashboard(build_dashboard(store, tenant, analysis)))
+    return target
 
 
 def _as_of(truth: dict[str, Any]) -> Any:

@@ -53,7 +53,7 @@ def create_key(store: Store, tenant: TenantRef, name: str | None = None) -> str:
 #: Validated keys, remembered briefly so a busy client costs no database write per call
 #: (``last_used_at`` is then updated at most once per TTL; a revocation elsewhere applies within it).
 _VALID_FOR = 30.0
-_valid: dict[str, tuple[TenantRef, float]] = {}
+_valid: dict[tuple[str, str], tuple[TenantRef, float]] = {}
 
 
 def authenticate(store: Store, key: str) -> TenantRef | None:
@@ -62,12 +62,13 @@ def authenticate(store: Store, key: str) -> TenantRef | None:
     if len(parts) != 3 or parts[0] != "fl" or not parts[1]:
         return None
     digest = _hash(key)
-    cached = _valid.get(digest)
+    cache_key = (store.db.url, digest)  # one process may serve several databases
+    cached = _valid.get(cache_key)
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]
     tenant = _authenticate(store, parts[1], digest)
     if tenant is not None:
-        _valid[digest] = (tenant, time.monotonic() + _VALID_FOR)
+        _valid[cache_key] = (tenant, time.monotonic() + _VALID_FOR)
     return tenant
 
 

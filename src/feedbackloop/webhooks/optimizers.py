@@ -37,7 +37,7 @@ class OptimizerCache:
 
     def __init__(self, save_interval: float = 1.0) -> None:
         self.save_interval = save_interval
-        self._entries: dict[int, _Entry] = {}
+        self._entries: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -51,22 +51,27 @@ class OptimizerCache:
             ).scalar()
         return value if isinstance(value, datetime) else None
 
+    @staticmethod
+    def _key(store: Store, tenant: TenantRef) -> tuple[str, int]:
+        return (store.db.url, tenant.id)  # one process may serve several databases (tests do)
+
     def get(self, store: Store, tenant: TenantRef) -> ContinuousOptimizer:
-        """The tenant's optimizer, reloaded when the stored state changed since we last saw it."""
+        """The tenant's optimizer, reloaded when the stored state changed (or vanished) since we saw it."""
         version = self._version(store, tenant)
+        key = self._key(store, tenant)
         with self._lock:
-            entry = self._entries.get(tenant.id)
-        if entry is None or (entry.version != version and version is not None):
+            entry = self._entries.get(key)
+        if entry is None or entry.version != version:
             optimizer, _ = load_or_build_optimizer(store, tenant)
             entry = _Entry(optimizer, version, time.monotonic())
             with self._lock:
-                self._entries[tenant.id] = entry
+                self._entries[key] = entry
         return entry.optimizer
 
     def save(self, store: Store, tenant: TenantRef, *, now: bool = True) -> None:
         """Persist the tenant's optimizer (``now=False``: only if the last save is old enough)."""
         with self._lock:
-            entry = self._entries.get(tenant.id)
+            entry = self._entries.get(self._key(store, tenant))
         if entry is None:
             return
         if not now and time.monotonic() - entry.saved_at < self.save_interval:

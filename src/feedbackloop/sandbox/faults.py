@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from flask import request
 
-__all__ = ["FAULT_KINDS", "CallStats", "FaultInjector"]
+__all__ = ["FAULT_KINDS", "CallStats", "FaultInjector", "endpoint_key"]
 
 FAULT_KINDS = ("429", "500", "reset", "slow")
 
@@ -85,3 +87,21 @@ class FaultInjector:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"rate": self.rate, "kinds": list(self.kinds), "injected": dict(self.injected)}
+
+
+def endpoint_key(filled: tuple[str, ...] = ()) -> str:
+    """The current request as ``METHOD /path-template``, the key of :class:`CallStats`.
+
+    URL parameters named in ``filled`` keep their value (``POST /crm/v3/objects/deals/search``,
+    ``GET …/sobjects/Opportunity/describe``); the others stay placeholders (``{dealId}``).
+    """
+    rule = request.url_rule
+    if rule is None:
+        return f"{request.method} {request.path}"
+    args = request.view_args or {}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1).split(":")[-1]
+        return str(args[name]) if name in filled and name in args else "{" + name + "}"
+
+    return f"{request.method} {re.sub(r'<([^>]+)>', fill, rule.rule)}"

@@ -6,7 +6,6 @@ limiter (search 5 / s, everything else 110 / 10 s rolling; 429 with ``policyName
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -16,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from feedbackloop.sandbox.faults import CallStats, FaultInjector
+from feedbackloop.sandbox.faults import CallStats, FaultInjector, endpoint_key
 from feedbackloop.sandbox.hubspot.admin import AdvanceListener, admin_blueprint, advance
 from feedbackloop.sandbox.hubspot.events import WebhookSender
 from feedbackloop.sandbox.hubspot.limiter import RollingLimiter
@@ -83,20 +82,6 @@ def sandbox_of(app: Flask) -> HubSpotSandbox:
     sandbox = app.extensions["hubspot_sandbox"]
     assert isinstance(sandbox, HubSpotSandbox)
     return sandbox
-
-
-def endpoint_key() -> str:
-    """``METHOD /path-template`` with object types filled in, e.g. ``POST /crm/v3/objects/deals/search``."""
-    rule = request.url_rule
-    if rule is None:
-        return f"{request.method} {request.path}"
-    args = request.view_args or {}
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1).split(":")[-1]
-        return str(args[name]) if name in _TYPE_PARAMS and name in args else "{" + name + "}"
-
-    return f"{request.method} {re.sub(r'<([^>]+)>', fill, rule.rule)}"
 
 
 def _check_scopes(sandbox: HubSpotSandbox, token: str, key: str) -> None:
@@ -179,7 +164,7 @@ def create_hubspot_app(
     def gatekeeper() -> Response | None:
         if request.path.startswith("/_sandbox"):
             return None
-        key = endpoint_key()
+        key = endpoint_key(_TYPE_PARAMS)
         is_oauth = request.path.startswith("/oauth")
         if not is_oauth:
             header = request.headers.get("Authorization", "")

@@ -10,7 +10,6 @@ does not use 429 for API limits (the reference, §7.4: quota is a 403, and there
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -19,7 +18,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from feedbackloop.sandbox.faults import CallStats, FaultInjector
+from feedbackloop.sandbox.faults import CallStats, FaultInjector, endpoint_key
 from feedbackloop.sandbox.salesforce.admin import register_admin
 from feedbackloop.sandbox.salesforce.bulk import BulkJobs, register_bulk
 from feedbackloop.sandbox.salesforce.oauth import TokenStore, bearer_token, register_oauth
@@ -113,20 +112,6 @@ def error_response(status: int, code: str, message: str, fields: list[str] | Non
     return Response(json.dumps([body]), status=status, mimetype="application/json")
 
 
-def endpoint_key() -> str:
-    """``METHOD /path-template``, e.g. ``GET /services/data/v{version}/sobjects/Opportunity/describe``."""
-    rule = request.url_rule
-    if rule is None:
-        return f"{request.method} {request.path}"
-    args = request.view_args or {}
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1).split(":")[-1]
-        return str(args[name]) if name in _FILLED and name in args else "{" + name + "}"
-
-    return f"{request.method} {re.sub(r'<([^>]+)>', fill, rule.rule)}"
-
-
 def create_salesforce_app(
     world: WorldFrames,
     lock: AbstractContextManager[Any],
@@ -172,7 +157,7 @@ def create_salesforce_app(
             return error_response(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes")
         if path.startswith("/_sandbox") or path == "/services/oauth2/authorize":
             return None
-        key = endpoint_key()
+        key = endpoint_key(_FILLED)
         if path.startswith("/services/data/v"):  # the version list is public
             if not sandbox.tokens.valid(bearer_token()):
                 sandbox.stats.record(key)

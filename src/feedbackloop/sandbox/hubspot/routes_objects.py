@@ -8,28 +8,24 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedbackloop.sandbox.hubspot.portal import MODIFIED_PROPERTY, Portal
+from feedbackloop.sandbox.hubspot.portal import MODIFIED_PROPERTY, Portal, WriteProblem
 from feedbackloop.sandbox.hubspot.records import SINGULAR, Record
-from feedbackloop.sandbox.hubspot.search import search
+from feedbackloop.sandbox.hubspot.search import SEARCH_DEFAULTS, search
 from feedbackloop.sandbox.hubspot.wire import HubSpotError, json_body, standard_error
 
 __all__ = ["LIST_DEFAULTS", "objects_blueprint"]
 
-LIST_DEFAULTS = {
-    "deals": [
-        "dealname",
-        "amount",
-        "closedate",
-        "pipeline",
-        "dealstage",
-        "createdate",
-        "hs_lastmodifieddate",
-    ],
-    "contacts": ["firstname", "lastname", "email", "createdate", "lastmodifieddate"],
-    "companies": ["name", "domain", "createdate", "hs_lastmodifieddate"],
-    "emails": ["hs_createdate", "hs_lastmodifieddate"],
-}
+#: Properties a read returns when none are asked for: the same set as search's defaults.
+LIST_DEFAULTS = SEARCH_DEFAULTS
 BATCH_LIMIT, LIST_LIMIT, HISTORY_LIMIT = 100, 100, 50
+
+
+def _write_error(problem: WriteProblem, rid: str | None) -> dict[str, Any]:
+    """One batch input's invalid-property error, as HubSpot reports it inside a 207."""
+    context = {"propertyName": list(problem.properties)}
+    if rid is not None:
+        context = {"ids": [rid], **context}
+    return standard_error(problem.message, problem.category, context, problem.code)
 
 
 def _names(values: list[str]) -> list[str]:
@@ -222,14 +218,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                     continue
                 problem = portal.check_write(type_, props)
                 if problem:
-                    errors.append(
-                        standard_error(
-                            problem.message,
-                            problem.category,
-                            {"ids": [rid], "propertyName": problem.properties},
-                            problem.code,
-                        )
-                    )
+                    errors.append(_write_error(problem, rid))
                     continue
                 portal.write(type_, record, props)
                 results.append(portal.render(type_, record, list(props)))
@@ -258,14 +247,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                         )
                 problem = portal.check_write(type_, props)
                 if problem:
-                    errors.append(
-                        standard_error(
-                            problem.message,
-                            problem.category,
-                            {"ids": [rid], "propertyName": problem.properties},
-                            problem.code,
-                        )
-                    )
+                    errors.append(_write_error(problem, rid))
                     continue
                 record = portal.find(type_, rid, id_prop)
                 created = record is None
@@ -289,14 +271,7 @@ def objects_blueprint(portal: Portal) -> Blueprint:
                 props = dict(item.get("properties") or {})
                 problem = portal.check_write(type_, props)
                 if problem:
-                    errors.append(
-                        standard_error(
-                            problem.message,
-                            problem.category,
-                            {"propertyName": problem.properties},
-                            problem.code,
-                        )
-                    )
+                    errors.append(_write_error(problem, None))
                     continue
                 record = portal.create(type_, props)
                 results.append(portal.render(type_, record, None))

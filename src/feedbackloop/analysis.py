@@ -18,6 +18,7 @@ from feedbackloop.engine.result import AnalysisResult, PreviousState
 from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import FeedbackloopError, UsageError
 from feedbackloop.store import Store, TenantRef, utcnow
+from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
 from feedbackloop.store.runs import latest_run_result, record_run
 
 __all__ = [
@@ -50,10 +51,12 @@ def engine_settings(tenant: TenantRef) -> EngineSettings:
 def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int = 0) -> AnalysisResult:
     """The engine's result over the tenant's data as of ``as_of`` (nothing recorded)."""
     previous = PreviousState.from_result(latest_run_result(store, tenant))
+    wanted = [(DealRow, DEAL_COLUMNS), (MessageRow, ENGINE_MESSAGE_COLUMNS), (TemplateRow, TEMPLATE_COLUMNS)]
+    deals, messages, templates = store.frames(tenant, wanted)
     return run_analysis(
-        store.deals_frame(tenant, DEAL_COLUMNS),
-        store.messages_frame(tenant, ENGINE_MESSAGE_COLUMNS),
-        store.templates_frame(tenant, TEMPLATE_COLUMNS),
+        deals,
+        messages,
+        templates,
         engine_settings(tenant),
         as_of,
         np.random.default_rng(seed),

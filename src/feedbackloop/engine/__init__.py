@@ -6,6 +6,7 @@ No I/O, no clock (an explicit ``as_of``), no global randomness. Core statistics 
 
 from __future__ import annotations
 
+from feedbackloop import pandas_options  # noqa: F401  (before any frame is built)
 from feedbackloop.engine.attribution import ATTRIBUTION_MODELS, attribute
 from feedbackloop.engine.effects import adjusted_effects, fit_ridge_logit
 from feedbackloop.engine.exposure import build_exposures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feedbackloop import pandas_options  # noqa: F401  (before any frame is built)
 from feedbackloop.config.settings import Settings
 from feedbackloop.store.db import Database
 from feedbackloop.store.repo import DEFAULT_TENANT, Store, TenantRef, utcnow

@@ -6,6 +6,7 @@ upserts keyed by the CRM's ids, so re-importing or re-syncing the same records c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from feedbackloop.crypto import SecretBox
 from feedbackloop.errors import UsageError
+from feedbackloop.store import columnar
 from feedbackloop.store.db import Database
 from feedbackloop.store.frames import column_kind, read_frame
 from feedbackloop.store.models import (
@@ -34,6 +36,8 @@ from feedbackloop.store.upsert import upsert_rows
 __all__ = ["DEFAULT_TENANT", "Store", "TenantRef", "utcnow"]
 
 DEFAULT_TENANT = "default"
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -188,8 +192,22 @@ class Store:
         """All templates of a tenant with their status and pin (only ``columns`` when given)."""
         return self._frame(TemplateRow, tenant, columns)
 
-    def _frame(self, model: type[Any], tenant: TenantRef, columns: Sequence[str] | None) -> pd.DataFrame:
-        """The fast column-wise reader (:mod:`feedbackloop.store.frames`); empty results via SQLAlchemy."""
+    def frames(
+        self, tenant: TenantRef, requests: Sequence[tuple[type[Any], Sequence[str] | None]]
+    ) -> list[pd.DataFrame]:
+        """Several tables of a tenant at once, e.g. ``[(DealRow, cols), (MessageRow, cols)]``.
+
+        On a SQLite file the tables are read side by side (:mod:`feedbackloop.store.columnar`); row
+        order within a frame is not defined (the readers may scan the table or walk an index).
+        """
+        wanted = [(model.__table__, self._columns(model, columns)) for model, columns in requests]
+        found = self._columnar(tenant, wanted)
+        return [
+            self._frame(model, tenant, names) if frame is None else frame
+            for (model, _), (_, names), frame in zip(requests, wanted, found, strict=True)
+        ]
+
+    def _columns(self, model: type[Any], columns: Sequence[str] | None) -> list[str]:
         table = model.__table__
         names = [c.name for c in table.columns if c.name != "tenant_id"]
         if columns is not None:
@@ -197,8 +215,30 @@ class Store:
             if unknown:
                 raise UsageError(f"unknown {table.name} columns: {', '.join(unknown)}")
             names = [n for n in names if n in set(columns)]
-        with self.db.engine.connect() as conn:
-            frame = read_frame(conn, table, names, ("tenant_id", tenant.id))
+        return names
+
+    def _columnar(
+        self, tenant: TenantRef, wanted: Sequence[tuple[sa.Table, list[str]]]
+    ) -> list[pd.DataFrame | None]:
+        """The columnar reader's frames (None where it found no rows or cannot read the database)."""
+        path = columnar.sqlite_file(self.db.url)
+        if path is not None:
+            try:
+                requests = [columnar.FrameRequest(table, names) for table, names in wanted]
+                return columnar.read_frames(path, requests, tenant.id)
+            except Exception as exc:  # e.g. ADBC missing or a value it cannot type: the DBAPI reader reads
+                log.debug("columnar read not used: %s: %s", exc.__class__.__name__, exc)
+        return [None] * len(wanted)
+
+    def _frame(self, model: type[Any], tenant: TenantRef, columns: Sequence[str] | None) -> pd.DataFrame:
+        """The fast readers (:mod:`~feedbackloop.store.columnar`, :mod:`~feedbackloop.store.frames`);
+        empty results via SQLAlchemy."""
+        table = model.__table__
+        names = self._columns(model, columns)
+        frame = self._columnar(tenant, [(table, names)])[0]
+        if frame is None:
+            with self.db.engine.connect() as conn:
+                frame = read_frame(conn, table, names, ("tenant_id", tenant.id))
         return self._frame_sqlalchemy(model, tenant, names) if frame is None else frame
 
     def _frame_sqlalchemy(self, model: type[Any], tenant: TenantRef, names: Sequence[str]) -> pd.DataFrame:

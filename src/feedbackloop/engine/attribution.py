@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from feedbackloop.engine.exposure import closed_deals, naive_utc, templated_messages
+from feedbackloop.engine.exposure import Touches, naive_utc
 from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import EngineError
 
@@ -86,14 +86,17 @@ def attribute(
     messages: pd.DataFrame,
     settings: EngineSettings,
     models: tuple[str, ...] = ATTRIBUTION_MODELS,
+    *,
+    touches: Touches | None = None,
 ) -> pd.DataFrame:
     """Attributed deals, wins, losses and won revenue per template under each model (long format).
 
     Columns: template_id, model, deals, wins, losses, revenue (floats). Revenue counts won deals' amounts
     only (a missing amount counts as 0). Rows are sorted by model (in ``models`` order), then template.
+    ``touches``, when given, must have been built from these ``deals`` and ``messages``.
     """
-    cd = closed_deals(deals, settings)
-    msgs = templated_messages(messages, cd, settings)
+    touches = touches or Touches.build(deals, messages, settings)
+    cd, msgs = touches.deals, touches.messages
     if len(msgs) == 0:
         return pd.DataFrame(
             {

@@ -68,15 +68,30 @@ class Design:
         return np.asarray(np.eye(len(self.slots)) - same / same.sum(axis=1, keepdims=True), dtype=float)
 
 
-def template_slots(exposures: pd.DataFrame, templates: pd.Index) -> np.ndarray:
-    """The step each template is used at: its most frequent first position ("any" when unknown)."""
-    if "first_position" not in exposures.columns:
+def template_slots(
+    exposures: pd.DataFrame, templates: pd.Index, codes: np.ndarray | None = None
+) -> np.ndarray:
+    """The step each template is used at: its most frequent first position ("any" when unknown).
+
+    Ties go to the earlier step (an unknown position counts as the last). ``codes``, when given, are the
+    exposures' positions in ``templates`` (saves hashing the ids again).
+    """
+    if "first_position" not in exposures.columns or len(templates) == 0:
         return np.full(len(templates), "any", dtype=object)
-    pairs = pd.DataFrame({"t": exposures["template_id"], "p": exposures["first_position"]})
-    counts = pairs.groupby(["t", "p"], dropna=False).size().sort_values(ascending=False, kind="stable")
-    modal = counts.reset_index().drop_duplicates("t").set_index("t")["p"]
-    labels = modal.reindex(templates)
-    return np.asarray([f"step {int(v)}" if pd.notna(v) else "any" for v in labels], dtype=object)
+    if codes is None:
+        codes = templates.get_indexer(pd.Index(exposures["template_id"]))
+    position = pd.to_numeric(exposures["first_position"], errors="coerce").to_numpy(dtype=float)
+    steps, values = pd.factorize(position, sort=True, use_na_sentinel=False)  # NaN is the last value
+    ok = codes >= 0
+    counts = np.bincount(
+        codes[ok].astype(np.int64) * len(values) + steps[ok], minlength=len(templates) * len(values)
+    ).reshape(len(templates), len(values))
+    modal = np.asarray(values, dtype=float)[counts.argmax(axis=1)]  # argmax: the first (earliest) of ties
+    seen = counts.sum(axis=1) > 0
+    return np.asarray(
+        [f"step {int(v)}" if has and not np.isnan(v) else "any" for v, has in zip(modal, seen, strict=True)],
+        dtype=object,
+    )
 
 
 def _depth_labels(depth: pd.Series) -> pd.Series:
@@ -165,7 +180,7 @@ def deal_design(
         template_start=template_start,
         interaction_start=interaction_start,
         deal_ids=np.asarray(deal_ids, dtype=object),
-        slots=template_slots(exposures, pd.Index(templates)),
+        slots=template_slots(exposures, pd.Index(templates), tmpl_codes),
     )
 
 

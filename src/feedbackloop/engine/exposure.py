@@ -8,6 +8,8 @@ template), inbound messages and, by default, messages sent after the deal closed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,7 @@ from feedbackloop.engine.settings import EngineSettings
 __all__ = [
     "EXPOSURE_COLUMNS",
     "UNKNOWN_SEGMENT",
+    "Touches",
     "aware_utc",
     "build_exposures",
     "closed_deals",
@@ -151,16 +154,33 @@ def _deal_max(deal_row: np.ndarray, values: np.ndarray, n_deals: int) -> np.ndar
     return out
 
 
-def build_exposures(deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Touches:
+    """Closed deals (:func:`closed_deals`) and their templated messages (:func:`templated_messages`):
+    built once per run and shared by the exposures and the attribution, which both start from them."""
+
+    deals: pd.DataFrame
+    messages: pd.DataFrame
+
+    @classmethod
+    def build(cls, deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> Touches:
+        closed = closed_deals(deals, settings)
+        return cls(closed, templated_messages(messages, closed, settings))
+
+
+def build_exposures(
+    deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings, *, touches: Touches | None = None
+) -> pd.DataFrame:
     """One row per (closed deal × template) with the deal's outcome and the exposure's timing.
 
     Columns: see :data:`EXPOSURE_COLUMNS` (plus configured covariates found on the deals); ``deal_depth``
     is the highest sequence position among the deal's templated messages (NaN without positions);
     ``deal_index`` numbers the deals of this build (fast grouping; do not mix frames of two builds). Deals
     without templated messages have no exposures. Empty or odd input yields an empty frame with these columns.
+    ``touches``, when given, must have been built from these ``deals`` and ``messages``.
     """
-    cd = closed_deals(deals, settings)
-    msgs = templated_messages(messages, cd, settings)
+    touches = touches or Touches.build(deals, messages, settings)
+    cd, msgs = touches.deals, touches.messages
     extra = [c for c in cd.columns if c not in EXPOSURE_COLUMNS]
     if len(msgs) == 0:
         empty = cd.iloc[:0]

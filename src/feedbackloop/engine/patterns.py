@@ -3,8 +3,9 @@
 Input: each closed deal's templates in send order, as integer codes in one array cut into runs by deal.
 Repeats of a template in a row are collapsed; then each deal contributes its full pattern once and
 each distinct contiguous sub-pattern of length 2..``max_length`` once. Windows are rows of a small
-integer matrix; equal rows get one id through ``np.unique`` (on one int64 key per row when the codes
-fit, else on the rows themselves), so a million messages take a fraction of a second.
+integer matrix; equal rows get one id by hashing one int64 key per row (``pd.factorize``, linear time;
+``np.unique`` on the rows themselves when the codes do not fit one key), so a million messages take a
+fraction of a second. Ids are numbered in order of first appearance; callers sort the patterns.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["PatternCounts", "count_patterns"]
 
@@ -36,9 +38,12 @@ def _row_ids(matrix: IntArray, base: int) -> tuple[IntArray, IntArray]:
         keys = np.zeros(len(matrix), dtype=np.int64)
         for j in range(width):
             keys = keys * base + matrix[:, j]
-        _, first, ids = np.unique(keys, return_index=True, return_inverse=True)
-    else:
-        _, first, ids = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+        ids, _ = pd.factorize(keys)
+        ids = ids.astype(np.int64)
+        first = np.full(int(ids.max()) + 1 if len(ids) else 0, len(ids), dtype=np.int64)
+        np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+        return ids, first
+    _, first, ids = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
     return ids.reshape(-1).astype(np.int64), first.astype(np.int64)
 
 
@@ -55,7 +60,7 @@ def _collect(
     if len(rows) == 0:
         return
     ids, first = _row_ids(rows, base)
-    pair = np.unique(deal_of_row * len(first) + ids)  # (deal, pattern) once per deal
+    pair = pd.unique(deal_of_row * len(first) + ids)  # (deal, pattern) once per deal
     pair_ids, pair_deals = pair % len(first), pair // len(first)
     deals = np.bincount(pair_ids, minlength=len(first))
     wins = np.bincount(pair_ids, weights=won[pair_deals].astype(float), minlength=len(first))

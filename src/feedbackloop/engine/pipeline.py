@@ -21,7 +21,7 @@ from feedbackloop.engine.alerts import build_alerts
 from feedbackloop.engine.attribution import attribute
 from feedbackloop.engine.decisions import Decision, decide
 from feedbackloop.engine.effects import adjusted_effects
-from feedbackloop.engine.exposure import build_exposures
+from feedbackloop.engine.exposure import Touches, build_exposures
 from feedbackloop.engine.overview import overall_metrics, template_rows
 from feedbackloop.engine.report import build_report, recommendations
 from feedbackloop.engine.result import (
@@ -128,7 +128,8 @@ def run_analysis(
     deals_n, messages_n = _as_seen_at(*_deal_codes(deals_n, messages_n), at)
     warnings: list[str] = []
 
-    exposures = build_exposures(deals_n, messages_n, settings)
+    touches = Touches.build(deals_n, messages_n, settings)
+    exposures = build_exposures(deals_n, messages_n, settings, touches=touches)
     known = set(tmpl["template_id"].dropna().astype(str)) | set(
         exposures["template_id"].drop_duplicates().astype(str)  # not a Python loop over every exposure
     )
@@ -144,7 +145,7 @@ def run_analysis(
     stats = template_stats(exposures, settings, templates=ids)
     effects = adjusted_effects(exposures, deals_n, settings)
     trends = detect_declines(exposures, deals_n, settings, as_of)
-    attribution = attribute(deals_n, messages_n, settings)
+    attribution = attribute(deals_n, messages_n, settings, touches=touches)
     table = stats.join(effects[["score", "score_se", "z", "p_value", "slot"]], how="left")
     table = table.join(trends.drop(columns=["data_status", "p_value"]), how="left")
     table["effect_status"] = effects["data_status"].reindex(table.index)

@@ -43,8 +43,12 @@ _METHODS = {"bh": "fdr_bh", "holm": "holm"}
 
 
 def _with_segment(exposures: pd.DataFrame) -> pd.DataFrame:
+    """The exposure columns the segment insights use, with the segment as text ("unknown" if missing).
+    Segments repeat over many rows: each distinct value is converted once."""
     frame = exposures[["deal_id", "template_id", "won", "segment"]].copy()
-    frame["segment"] = frame["segment"].fillna(UNKNOWN_SEGMENT).astype(str)
+    codes, uniques = pd.factorize(frame["segment"])
+    labels = np.asarray([str(u) for u in uniques] + [UNKNOWN_SEGMENT], dtype=object)
+    frame["segment"] = pd.Series(labels[codes], index=frame.index, dtype=object).astype(str)  # -1: missing
     frame["won"] = frame["won"].astype(bool)
     return frame
 
@@ -53,18 +57,21 @@ def _deal_level(exposures: pd.DataFrame) -> pd.DataFrame:
     return exposures.drop_duplicates("deal_id")[["deal_id", "segment", "won"]]
 
 
-def top_templates_by_segment(exposures: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
+def top_templates_by_segment(
+    exposures: pd.DataFrame, settings: EngineSettings, *, prepared: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per segment, templates ranked by a Beta posterior shrunk toward the segment's win rate.
 
     Columns: segment, template_id, deals, won, win_rate, posterior_mean, ci_low, ci_high,
     segment_win_rate, rank. Only templates with ``segment_min_deals`` deals in the segment are ranked,
-    at most ``segment_top_n`` per segment.
+    at most ``segment_top_n`` per segment. ``prepared``: ``_with_segment(exposures)``, when the caller
+    already has it.
     """
     columns = ["segment", "template_id", "deals", "won", "win_rate", "posterior_mean", "ci_low"]
     columns += ["ci_high", "segment_win_rate", "rank"]
     if exposures.empty:
         return pd.DataFrame(columns=columns)
-    frame = _with_segment(exposures)
+    frame = _with_segment(exposures) if prepared is None else prepared
     seg_rate = _deal_level(frame).groupby("segment")["won"].mean()
     cells = frame.groupby(["segment", "template_id"])["won"].agg(deals="size", won="sum").reset_index()
     cells = cells[cells["deals"] >= settings.segment_min_deals].copy()
@@ -122,7 +129,11 @@ def _interaction_fit(
 
 
 def segment_interactions(
-    exposures: pd.DataFrame, deals: pd.DataFrame | None, settings: EngineSettings
+    exposures: pd.DataFrame,
+    deals: pd.DataFrame | None,
+    settings: EngineSettings,
+    *,
+    prepared: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test every template for a segment interaction; return (tests, per-segment effects).
 
@@ -132,7 +143,8 @@ def segment_interactions(
     its mean over the tested segments),
     ci_low, ci_high (95% interval of the deviation), winner (significant interaction, the template's
     best segment, deviation and effect both with 95% intervals above 0: it beats the average template
-    there, and by more than elsewhere), loser (the mirror image).
+    there, and by more than elsewhere), loser (the mirror image). ``prepared`` as in
+    :func:`top_templates_by_segment`.
     """
     test_cols = ["template_id", "segments", "statistic", "df", "p_value", "q_value", "significant"]
     cell_cols = [
@@ -149,7 +161,7 @@ def segment_interactions(
     empty = pd.DataFrame(columns=test_cols), pd.DataFrame(columns=cell_cols)
     if exposures.empty:
         return empty
-    frame = _with_segment(exposures)
+    frame = _with_segment(exposures) if prepared is None else prepared
     fitted = _interaction_fit(frame, deals, settings)
     if fitted is None:
         return empty
@@ -227,23 +239,33 @@ def segment_interactions(
     return test_frame[test_cols], cell_frame[cell_cols]
 
 
-def _closed_template_messages(
+def _closed_template_sequences(
     deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings
-) -> pd.DataFrame:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Templated messages of closed deals in (deal, send time, position) order, as arrays:
+    (deal key per message, template code per message, template labels, won per message)."""
     outcomes = set(settings.success_outcomes) | set(settings.failure_outcomes)
     closed = deals.loc[deals["outcome"].isin(outcomes), ["deal_id", "outcome"]]
     msgs = messages.loc[messages["template_id"].notna(), ["deal_id", "template_id", "sent_at", "position"]]
     rows = deal_rows(msgs["deal_id"], closed["deal_id"])
-    if rows is not None:  # grouped by deal (in closed-deal order), then by send time and position
+    if rows is None:  # repeated deal ids: the general merge
+        merged = msgs.merge(closed, on="deal_id")
+        merged = merged.sort_values(["deal_id", "sent_at", "position"], kind="stable")
+        deal_key, _ = pd.factorize(merged["deal_id"])
+        codes, names = pd.factorize(merged["template_id"].to_numpy())
+        won = merged["outcome"].isin(settings.success_outcomes).to_numpy(dtype=bool)
+    else:  # grouped by deal (in closed-deal order), then by send time and position
         found = rows >= 0
         msgs, rows = msgs[found], rows[found]
-        won = closed["outcome"].isin(settings.success_outcomes).to_numpy()[rows]
         position = pd.to_numeric(msgs["position"], errors="coerce").to_numpy(dtype=float)
         order = np.lexsort((position, time_key(msgs["sent_at"]), rows))
-        return msgs.iloc[order].assign(won=won[order])
-    msgs = msgs.merge(closed, on="deal_id")
-    msgs["won"] = msgs["outcome"].isin(settings.success_outcomes)
-    return msgs.sort_values(["deal_id", "sent_at", "position"], kind="stable")
+        deal_key = rows[order]
+        codes, names = pd.factorize(msgs["template_id"].to_numpy())
+        codes = codes[order]
+        won = closed["outcome"].isin(settings.success_outcomes).to_numpy(dtype=bool)[deal_key]
+    # patterns are labelled with the ids as text: ids that print alike are one template
+    remap, labels = pd.factorize(np.asarray([str(n) for n in names], dtype=object))
+    return deal_key, remap[codes], np.asarray(labels, dtype=object), won
 
 
 def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> pd.DataFrame:
@@ -259,13 +281,10 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Eng
     columns = ["pattern", "kind", "length", "deals", "won", "win_rate", "ci_low", "ci_high", "lift"]
     if deals.empty or messages.empty:
         return pd.DataFrame(columns=columns)
-    msgs = _closed_template_messages(deals, messages, settings)
-    if msgs.empty:
+    deal, codes, labels, won_flags = _closed_template_sequences(deals, messages, settings)
+    if len(deal) == 0:
         return pd.DataFrame(columns=columns)
-    # msgs is sorted by deal: one run of template codes per deal, counted with numpy (engine.patterns)
-    deal = msgs["deal_id"].to_numpy()
-    codes, names = pd.factorize(msgs["template_id"].astype(str).to_numpy())
-    won_flags = msgs["won"].to_numpy(dtype=bool)
+    # one run of template codes per deal, counted with numpy (engine.patterns)
     starts = np.flatnonzero(np.r_[True, deal[1:] != deal[:-1]])
     counts = count_patterns(
         codes.astype(np.int64),
@@ -275,7 +294,6 @@ def sequence_patterns(deals: pd.DataFrame, messages: pd.DataFrame, settings: Eng
         settings.pattern_min_occurrences,
     )
     baseline = float(won_flags[starts].mean())
-    labels = np.asarray(names, dtype=object)
     rows = [
         {"pattern": tuple(labels[list(c)].tolist()), "kind": kind, "length": len(c), "deals": n, "won": w}
         for kind, c, n, w in zip(counts.kind, counts.codes, counts.deals, counts.won, strict=True)
@@ -307,14 +325,14 @@ def segment_insights(
         }
     frame = _with_segment(exposures)
     per_deal = _deal_level(frame)
-    top = top_templates_by_segment(exposures, settings)
+    top = top_templates_by_segment(exposures, settings, prepared=frame)
     summary = per_deal.groupby("segment")["won"].agg(deals="size", won="sum").reset_index()
     summary["win_rate"] = summary["won"] / summary["deals"]
     segments = []
     for row in records(summary):
         seg_top = top[top["segment"] == row["segment"]].drop(columns=["segment", "segment_win_rate"])
         segments.append({**row, "top_templates": records(seg_top)})
-    tests, cells = segment_interactions(exposures, deals, settings)
+    tests, cells = segment_interactions(exposures, deals, settings, prepared=frame)
     winners = cells[cells["winner"]].drop(columns=["winner", "loser"]) if not cells.empty else cells
     patterns = sequence_patterns(deals, messages, settings)
     n = settings.report_top_n

@@ -1,5 +1,6 @@
 """The engine's fast paths equal what they replaced: the numpy pattern counter equals the plain
-per-deal loop (and its order is fixed), and joins by deal row equal the merges on string ids."""
+per-deal loop (and its order is fixed), joins by deal row equal the merges on string ids, and the
+covariate dummies equal those built from `value_counts`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from feedbackloop.engine import segments, winloss
+from feedbackloop.engine.effects import _covariate_blocks
 from feedbackloop.engine.patterns import count_patterns
 from feedbackloop.engine.segments import sequence_patterns
 from feedbackloop.engine.settings import EngineSettings
@@ -149,3 +151,17 @@ def test_labels_cleaned_per_distinct_value(values: pd.Series) -> None:
     text = values.astype("string").str.strip()
     expected = text.mask(text.isna() | (text == ""), winloss.UNKNOWN).astype(str)
     pd.testing.assert_series_equal(winloss._labels(values), expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_covariate_levels_equal_value_counts(seed: int) -> None:
+    """Dummy levels come in ``value_counts`` order (ties included) with missing values as "unknown"."""
+    rng = np.random.default_rng(seed)
+    pool = np.array(["smb", "mid", "enterprise", "unknown", None, 3, "3"], dtype=object)
+    values = pd.Series(rng.choice(pool, size=60, p=[0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1]), dtype=object)
+    dense, names = _covariate_blocks(pd.DataFrame({"segment": values}), "segment")
+    labels = values.where(values.notna(), "unknown").astype(str)
+    levels = labels.value_counts().index[1:]
+    assert names == [f"segment={level}" for level in levels]
+    expected = (labels.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(float)
+    np.testing.assert_array_equal(dense, expected)

@@ -111,10 +111,21 @@ def _covariate_blocks(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, list[
         if not np.isfinite(sd) or sd == 0:
             return np.zeros((len(x), 0)), []
         return np.nan_to_num((x - np.nanmean(x)) / sd)[:, None], [name]
-    labels = values.astype(object).where(values.notna(), "unknown").astype(str)
-    levels = labels.value_counts().index[1:]  # drop the most frequent level: it is the reference
-    return (labels.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(float), [
-        f"{name}={level}" for level in levels
+    # Levels are the values as text, missing ones "unknown", ordered as ``value_counts`` orders them
+    # (by count, from counts listed in order of first appearance); each distinct value is handled once.
+    codes, uniques = pd.factorize(values)
+    text = np.asarray([str(u) for u in uniques] + ["unknown"], dtype=object)
+    label_of, labels = pd.factorize(text)
+    row_label = label_of[codes]  # code -1 (missing) takes the last entry: "unknown"
+    counts = np.bincount(row_label, minlength=len(labels))
+    first = np.full(len(labels), len(row_label))
+    np.minimum.at(first, row_label, np.arange(len(row_label)))
+    seen = np.flatnonzero(counts > 0)
+    seen = seen[np.argsort(first[seen], kind="stable")]
+    ranked = seen[np.argsort(-counts[seen], kind="stable")]  # ties: first seen first
+    levels = ranked[1:]  # drop the most frequent level: it is the reference
+    return (row_label[:, None] == levels[None, :]).astype(float), [
+        f"{name}={labels[level]}" for level in levels
     ]
 
 

@@ -62,11 +62,18 @@ def loss_breakdown(closed: pd.DataFrame, column: str) -> pd.DataFrame:
 def competitor_losses(closed: pd.DataFrame) -> pd.DataFrame:
     """Per named competitor: deals, lost, share of all lost deals, and our win rate against them."""
     cols = ["competitor", "deals", "lost", "share_of_losses", "win_rate"]
-    named = closed[closed["competitor"].notna() & (closed["competitor"].astype(str).str.strip() != "")]
-    if named.empty:
+    codes, uniques = pd.factorize(closed["competitor"])  # each distinct name is trimmed once
+    names = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)[codes]  # -1: missing
+    named = names != ""
+    if not named.any():
         return pd.DataFrame(columns=cols)
-    g = named.groupby(named["competitor"].astype(str).str.strip())["won"]
-    out = g.agg(deals="size", won="sum").rename_axis("competitor").reset_index()
+    won = closed.loc[named, "won"]
+    out: pd.DataFrame = (
+        won.groupby(pd.Series(names[named], index=won.index, dtype=object))
+        .agg(deals="size", won="sum")
+        .rename_axis("competitor")
+        .reset_index()
+    )
     out["lost"] = out["deals"] - out["won"]
     total_lost = max(int((~closed["won"]).sum()), 1)
     out["share_of_losses"] = out["lost"] / total_lost
@@ -86,8 +93,14 @@ def _last_before_close(msgs: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame
     sent = naive_utc(msgs["sent_at"])
     before = np.isnat(closed_at) | (sent <= closed_at)
     msgs, rows = msgs[before], rows[before]
-    order = np.lexsort((time_key(msgs["sent_at"]), rows))
-    ends = order[np.r_[rows[order][1:] != rows[order][:-1], True]]
+    # per deal: the latest time (missing last, as sorting puts it), then the latest row with that time
+    key = time_key(msgs["sent_at"])
+    latest = np.full(len(closed), np.iinfo(np.int64).min)
+    np.maximum.at(latest, rows, key)
+    at_latest = np.flatnonzero(key == latest[rows])
+    pick = np.full(len(closed), -1)
+    np.maximum.at(pick, rows[at_latest], at_latest)
+    ends = pick[pick >= 0]  # in deal-row order
     return pd.DataFrame(
         {
             "template_id": msgs["template_id"].to_numpy()[ends],
@@ -167,7 +180,9 @@ def sequence_effectiveness(closed: pd.DataFrame, messages: pd.DataFrame) -> pd.D
     cols += ["open_rate", "click_rate", "reply_rate"]
     if closed.empty or messages.empty:
         return pd.DataFrame(columns=cols)
-    fast = _sequence_table(messages[messages["sequence_id"].notna()], closed)
+    used = ("deal_id", "sequence_id", "position", "opened", "clicked", "replied")
+    wanted = [c for c in used if c in messages]
+    fast = _sequence_table(messages.loc[messages["sequence_id"].notna(), wanted], closed)
     if fast is not None:
         if fast.empty:
             return pd.DataFrame(columns=cols)

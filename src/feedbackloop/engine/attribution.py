@@ -104,11 +104,9 @@ def attribute(
                 for c in ATTRIBUTION_COLUMNS
             }
         )
-    sent = naive_utc(msgs["sent_at"])
-    deal = msgs["deal_row"].to_numpy()
-    order = np.lexsort((msgs["position"].to_numpy(), sent, deal))
-    deal, sent = deal[order], sent[order]
-    codes, names = pd.factorize(msgs["template_id"].to_numpy()[order], sort=True)
+    order = touches.order  # by deal, then send time and position
+    deal, sent = msgs["deal_row"].to_numpy()[order], naive_utc(msgs["sent_at"])[order]
+    codes, names = touches.template_codes[order], touches.template_names
     closed = naive_utc(cd["closed_at"])[deal]
     age_days = (closed - sent).astype("timedelta64[ns]").astype(np.int64) / _DAY_NS
     age_days[np.isnat(closed) | np.isnat(sent)] = np.nan

@@ -156,16 +156,24 @@ def _deal_max(deal_row: np.ndarray, values: np.ndarray, n_deals: int) -> np.ndar
 
 @dataclass(frozen=True)
 class Touches:
-    """Closed deals (:func:`closed_deals`) and their templated messages (:func:`templated_messages`):
+    """Closed deals (:func:`closed_deals`) and their templated messages (:func:`templated_messages`),
+    with the messages' order by (deal, send time, position) and their template codes (ids sorted):
     built once per run and shared by the exposures and the attribution, which both start from them."""
 
     deals: pd.DataFrame
     messages: pd.DataFrame
+    order: np.ndarray  # stable: ties keep the messages' order
+    template_codes: np.ndarray
+    template_names: np.ndarray
 
     @classmethod
     def build(cls, deals: pd.DataFrame, messages: pd.DataFrame, settings: EngineSettings) -> Touches:
         closed = closed_deals(deals, settings)
-        return cls(closed, templated_messages(messages, closed, settings))
+        msgs = templated_messages(messages, closed, settings)
+        sent = naive_utc(msgs["sent_at"])
+        order = np.lexsort((msgs["position"].to_numpy(), sent, msgs["deal_row"].to_numpy()))
+        codes, names = pd.factorize(msgs["template_id"].to_numpy(), sort=True)
+        return cls(closed, msgs, order, codes, np.asarray(names, dtype=object))
 
 
 def build_exposures(
@@ -201,10 +209,11 @@ def build_exposures(
                 **{c: empty[c] for c in extra},
             }
         )
-    codes, names = pd.factorize(msgs["template_id"], sort=True)
+    codes, names = touches.template_codes, touches.template_names
     key = msgs["deal_row"].to_numpy() * np.int64(len(names)) + codes
-    # Sort by (exposure, time, position) so that first/last rows are the first/last touches.
-    order = np.lexsort((msgs["position"].to_numpy(), naive_utc(msgs["sent_at"]), key))
+    # Sort by (exposure, time, position) so that first/last rows are the first/last touches: a stable
+    # sort by exposure of the touches' (deal, time, position) order.
+    order = touches.order[np.argsort(key[touches.order], kind="stable")]
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ends = np.r_[starts[1:], len(key)]
@@ -214,7 +223,7 @@ def build_exposures(
     exposures = pd.DataFrame(
         {
             "deal_id": out["deal_id"],
-            "template_id": pd.Series(np.asarray(names, dtype=object)[key[starts] % len(names)], dtype=object),
+            "template_id": pd.Series(names[key[starts] % len(names)], dtype=object),
             "won": out["won"],
             "closed_at": out["closed_at"],
             "segment": out["segment"],

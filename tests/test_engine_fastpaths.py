@@ -165,3 +165,27 @@ def test_covariate_levels_equal_value_counts(seed: int) -> None:
     assert names == [f"segment={level}" for level in levels]
     expected = (labels.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(float)
     np.testing.assert_array_equal(dense, expected)
+
+
+def test_categorical_deal_ids_give_the_same_analysis() -> None:
+    """The store hands the engine deal ids as one sorted Categorical (Store.frames with a shared key):
+    the analysis equals the one over plain string ids, also with messages of unknown deals."""
+    from feedbackloop.engine.pipeline import _shared_sorted_categories, run_analysis
+    from feedbackloop.sandbox.world import WorldConfig, generate_world
+
+    world = generate_world(WorldConfig(seed=5, deals=1500))
+    deals, messages = world.deals_frame(), world.messages_frame()
+    stray = messages.iloc[:5].assign(deal_id="zz-unknown", message_id=lambda f: f["message_id"] + "-x")
+    messages = pd.concat([messages, stray], ignore_index=True)
+    ids = sorted(set(deals["deal_id"]) | set(messages["deal_id"]))
+    dtype = pd.CategoricalDtype(pd.Index(ids))
+    as_categories = (deals.astype({"deal_id": dtype}), messages.astype({"deal_id": dtype}))
+    assert _shared_sorted_categories(as_categories[0]["deal_id"], as_categories[1]["deal_id"])  # fast path
+
+    def run(d: pd.DataFrame, m: pd.DataFrame) -> dict[str, Any]:
+        result = run_analysis(
+            d, m, world.templates_frame(), EngineSettings(), world.now, np.random.default_rng(0)
+        )
+        return result.to_dict()
+
+    assert run(*as_categories) == run(deals, messages)

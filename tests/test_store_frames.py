@@ -221,3 +221,24 @@ def test_odd_values_and_a_missing_driver(filled: Store, monkeypatch: pytest.Monk
     for model in MODELS:
         reference = filled._frame_sqlalchemy(model, world, _names(model))
         pd.testing.assert_frame_equal(filled._frame(model, world, None), reference, check_exact=True)
+
+
+def test_shared_key_is_one_sorted_categorical(filled: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``frames(..., shared_key=)``: the key is a Categorical of one dtype in every frame, its
+    categories sorted; the values are the reference reader's (columnar and DBAPI readers alike)."""
+    world = filled.resolve_tenant("world", create=False)
+    for columnar_reader in (True, False):
+        if not columnar_reader:
+            monkeypatch.setattr(columnar, "sqlite_file", lambda _url: None)
+        deals, messages = filled.frames(
+            world, [(DealRow, DEAL_COLUMNS), (MessageRow, None)], shared_key="deal_id"
+        )
+        assert isinstance(deals["deal_id"].dtype, pd.CategoricalDtype)
+        assert deals["deal_id"].dtype == messages["deal_id"].dtype
+        categories = deals["deal_id"].cat.categories
+        assert categories.is_monotonic_increasing
+        assert categories.is_unique
+        for frame, model in ((deals, DealRow), (messages, MessageRow)):
+            reference = filled._frame_sqlalchemy(model, world, list(frame.columns))
+            plain = frame.assign(deal_id=frame["deal_id"].astype(reference["deal_id"].dtype))
+            pd.testing.assert_frame_equal(_canonical(plain), _canonical(reference), check_exact=True)

@@ -52,7 +52,7 @@ def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int
     """The engine's result over the tenant's data as of ``as_of`` (nothing recorded)."""
     previous = PreviousState.from_result(latest_run_result(store, tenant))
     wanted = [(DealRow, DEAL_COLUMNS), (MessageRow, ENGINE_MESSAGE_COLUMNS), (TemplateRow, TEMPLATE_COLUMNS)]
-    deals, messages, templates = store.frames(tenant, wanted)
+    deals, messages, templates = store.frames(tenant, wanted, shared_key="deal_id")
     return run_analysis(
         deals,
         messages,

@@ -76,8 +76,12 @@ def _deal_codes(deals: pd.DataFrame, messages: pd.DataFrame) -> tuple[pd.DataFra
     than the statistics. The ids never reach the result, so integers numbered in the ids' sort order
     give the same joins, groups and orderings. A missing id stays missing (NaN, as a float code).
     """
-    codes, ids = pd.factorize(deals["deal_id"], sort=True)
-    message_codes = pd.Index(ids).get_indexer(messages["deal_id"])
+    left, right = deals["deal_id"], messages["deal_id"]
+    if _shared_sorted_categories(left, right):  # the store's frames (Store.frames with a shared key)
+        codes, message_codes = left.cat.codes.to_numpy(), right.cat.codes.to_numpy()
+    else:
+        codes, ids = pd.factorize(left, sort=True)
+        message_codes = pd.Index(ids).get_indexer(right)
     deals, messages = deals.copy(), messages.copy()
     if (codes < 0).any() or (message_codes < 0).any():
         deals["deal_id"] = np.where(codes >= 0, codes, np.nan)
@@ -86,6 +90,14 @@ def _deal_codes(deals: pd.DataFrame, messages: pd.DataFrame) -> tuple[pd.DataFra
         deals["deal_id"] = codes.astype(np.int64)
         messages["deal_id"] = message_codes.astype(np.int64)
     return deals, messages
+
+
+def _shared_sorted_categories(left: pd.Series, right: pd.Series) -> bool:
+    """Both Categoricals of one dtype with sorted categories: their codes order as the ids do."""
+    if not isinstance(left.dtype, pd.CategoricalDtype) or not isinstance(right.dtype, pd.CategoricalDtype):
+        return False
+    same = left.dtype is right.dtype or left.dtype == right.dtype
+    return bool(same and not left.dtype.ordered and left.cat.categories.is_monotonic_increasing)
 
 
 def _as_seen_at(

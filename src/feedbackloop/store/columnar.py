@@ -13,7 +13,7 @@ back to the DBAPI reader (:mod:`feedbackloop.store.frames`) on anything this rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -53,19 +53,54 @@ def sqlite_file(url: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_frames(path: Path, requests: Sequence[FrameRequest], tenant_id: int) -> list[pd.DataFrame | None]:
+def read_frames(
+    path: Path, requests: Sequence[FrameRequest], tenant_id: int, *, shared_key: str | None = None
+) -> list[pd.DataFrame | None]:
     """The requested tables' rows of a tenant as frames, read concurrently; None for a table without
-    rows. Raises ImportError when ADBC is not installed and the driver's errors on data it cannot type."""
+    rows. With ``shared_key``, that text column comes back as one pandas Categorical shared by all the
+    frames (see :meth:`feedbackloop.store.repo.Store.frames`). Raises ImportError when ADBC is not
+    installed and the driver's errors on data it cannot type."""
     import adbc_driver_sqlite.dbapi  # noqa: F401  (fail before starting threads)
 
     if len(requests) == 1:
-        return [_read(path, requests[0], tenant_id)]
-    with ThreadPoolExecutor(max_workers=min(len(requests), 2), thread_name_prefix="frames") as pool:
-        futures = [pool.submit(_read, path, r, tenant_id) for r in requests]
-        return [f.result() for f in futures]
+        read = [_read(path, requests[0], tenant_id, shared_key)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(requests), 2), thread_name_prefix="frames") as pool:
+            futures = [pool.submit(_read, path, r, tenant_id, shared_key) for r in requests]
+            read = [f.result() for f in futures]
+    keys = [key for _, key in read if key is not None]
+    if keys:
+        shared = _shared_categories(keys)
+        for frame, key in read:
+            if frame is not None and key is not None:
+                frame[shared_key] = shared(key)
+    return [frame for frame, _ in read]
 
 
-def _read(path: Path, request: FrameRequest, tenant_id: int) -> pd.DataFrame | None:
+def _shared_categories(keys: list[pa.ChunkedArray]) -> Callable[[pa.ChunkedArray], pd.Categorical]:
+    """Encoder of text columns into Categoricals of one dtype: every distinct value, sorted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for key in keys:
+        if not pa.types.is_string(key.type) and not pa.types.is_large_string(key.type):
+            raise TypeError(f"shared key stored as {key.type}")
+    distinct = pc.unique(pa.chunked_array([c for k in keys for c in k.chunks], type=keys[0].type))
+    distinct = distinct.filter(pc.is_valid(distinct))
+    ordered = distinct.take(pc.sort_indices(distinct))  # UTF-8 byte order is code point order, as str sorts
+    dtype = pd.CategoricalDtype(pd.Index(ordered.to_pylist(), dtype=pd.StringDtype(na_value=np.nan)))
+
+    def encode(values: pa.ChunkedArray) -> pd.Categorical:
+        codes = pc.index_in(values, value_set=ordered).fill_null(-1).to_numpy(zero_copy_only=False)
+        return pd.Categorical.from_codes(codes.astype(np.int32), dtype=dtype)
+
+    return encode
+
+
+def _read(
+    path: Path, request: FrameRequest, tenant_id: int, shared_key: str | None
+) -> tuple[pd.DataFrame | None, pa.ChunkedArray | None]:
+    """(frame, the shared key's raw column when the table has it) of one table; (None, None) when empty."""
     import adbc_driver_sqlite.dbapi as adbc
 
     table, columns = request
@@ -74,7 +109,7 @@ def _read(path: Path, request: FrameRequest, tenant_id: int) -> pd.DataFrame | N
         cursor.execute(f"SELECT count(*) FROM {quote(table.name)} WHERE tenant_id = ?", (tenant_id,))
         mine = int(cursor.fetchone()[0])  # type: ignore[index]
         if mine == 0:
-            return None
+            return None, None
         cursor.execute(f"SELECT count(*) FROM {quote(table.name)}")
         everything = int(cursor.fetchone()[0])  # type: ignore[index]
         scan = " NOT INDEXED" if mine >= SCAN_SHARE * everything else ""
@@ -84,11 +119,16 @@ def _read(path: Path, request: FrameRequest, tenant_id: int) -> pd.DataFrame | N
         cursor.execute(f"SELECT {names} FROM {quote(table.name)}{scan} WHERE tenant_id = ?", (tenant_id,))
         data = cursor.fetch_arrow_table()
     if data.num_rows == 0:
-        return None
-    return pd.DataFrame(
-        {c: _column(column_kind(table.c[c]), data.column(c)) for c in columns},
+        return None, None
+    frame = pd.DataFrame(
+        {c: _column(column_kind(table.c[c]), data.column(c)) for c in columns if c != shared_key},
         copy=False,
     )
+    if shared_key is None or shared_key not in columns:
+        return frame, None
+    # a placeholder in the column's place: the caller encodes the key once it has read every table
+    frame.insert(list(columns).index(shared_key), shared_key, np.zeros(len(frame)))
+    return frame, data.column(shared_key)
 
 
 def _column(kind: Kind, values: pa.ChunkedArray) -> pd.Series:

@@ -59,6 +59,19 @@ def _ref(row: Tenant) -> TenantRef:
     return TenantRef(row.id, row.name, row.provider, row.external_id, dict(row.settings or {}))
 
 
+def _share_categories(frames: list[pd.DataFrame], key: str) -> None:
+    """Turn ``key`` in every frame that has it into a Categorical of one dtype (sorted distinct values)."""
+    having = [f for f in frames if key in f.columns and len(f)]
+    if not having:
+        return
+    codes, values = pd.factorize(pd.concat([f[key] for f in having], ignore_index=True), sort=True)
+    dtype = pd.CategoricalDtype(pd.Index(values))
+    start = 0
+    for frame in having:
+        frame[key] = pd.Categorical.from_codes(codes[start : start + len(frame)], dtype=dtype)
+        start += len(frame)
+
+
 def _aware(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """SQLite hands back naive datetimes (stored as UTC); make every time column UTC-aware."""
     for column in columns:
@@ -193,19 +206,31 @@ class Store:
         return self._frame(TemplateRow, tenant, columns)
 
     def frames(
-        self, tenant: TenantRef, requests: Sequence[tuple[type[Any], Sequence[str] | None]]
+        self,
+        tenant: TenantRef,
+        requests: Sequence[tuple[type[Any], Sequence[str] | None]],
+        *,
+        shared_key: str | None = None,
     ) -> list[pd.DataFrame]:
         """Several tables of a tenant at once, e.g. ``[(DealRow, cols), (MessageRow, cols)]``.
 
         On a SQLite file the tables are read side by side (:mod:`feedbackloop.store.columnar`); row
-        order within a frame is not defined (the readers may scan the table or walk an index).
+        order within a frame is not defined (the readers may scan the table or walk an index). With
+        ``shared_key`` (e.g. "deal_id"), that column comes back in every frame as a pandas Categorical of
+        one dtype whose categories are all its distinct values, sorted: codes compare, join and sort as
+        the ids do, without hashing a million strings again (the engine's joins use them).
         """
         wanted = [(model.__table__, self._columns(model, columns)) for model, columns in requests]
-        found = self._columnar(tenant, wanted)
-        return [
+        found = self._columnar(tenant, wanted, shared_key)
+        frames = [
             self._frame(model, tenant, names) if frame is None else frame
             for (model, _), (_, names), frame in zip(requests, wanted, found, strict=True)
         ]
+        if shared_key is not None:
+            keyed = [f[shared_key] for f in frames if shared_key in f.columns and len(f)]
+            if keyed and not all(isinstance(k.dtype, pd.CategoricalDtype) for k in keyed):
+                _share_categories(frames, shared_key)  # the columnar reader did not read them all
+        return frames
 
     def _columns(self, model: type[Any], columns: Sequence[str] | None) -> list[str]:
         table = model.__table__
@@ -218,14 +243,14 @@ class Store:
         return names
 
     def _columnar(
-        self, tenant: TenantRef, wanted: Sequence[tuple[sa.Table, list[str]]]
+        self, tenant: TenantRef, wanted: Sequence[tuple[sa.Table, list[str]]], shared_key: str | None = None
     ) -> list[pd.DataFrame | None]:
         """The columnar reader's frames (None where it found no rows or cannot read the database)."""
         path = columnar.sqlite_file(self.db.url)
         if path is not None:
             try:
                 requests = [columnar.FrameRequest(table, names) for table, names in wanted]
-                return columnar.read_frames(path, requests, tenant.id)
+                return columnar.read_frames(path, requests, tenant.id, shared_key=shared_key)
             except Exception as exc:  # e.g. ADBC missing or a value it cannot type: the DBAPI reader reads
                 log.debug("columnar read not used: %s: %s", exc.__class__.__name__, exc)
         return [None] * len(wanted)

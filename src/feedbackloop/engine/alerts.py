@@ -22,15 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.engine.decisions import Decision
+from feedbackloop.engine.multiplicity import adjust
 from feedbackloop.engine.result import PreviousState
 from feedbackloop.engine.settings import EngineSettings
 
 __all__ = ["AlertOutcome", "alert_period", "build_alerts"]
 
-_METHODS = {"bh": "fdr_bh", "holm": "holm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ def _rate_drop(won: pd.Series, recent: pd.Series, hist: pd.Series) -> dict[str, 
 def _adjust(p: Sequence[float], s: EngineSettings) -> np.ndarray:
     if not len(p):
         return np.array([])
-    return np.asarray(multipletests(list(p), alpha=s.alpha, method=_METHODS[s.fdr_method])[1])
+    return adjust(list(p), s.fdr_method)
 
 
 def _candidates(

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.domain import DecisionAction, TemplateStatus
 from feedbackloop.engine.contrasts import alternative_probs, centred_scores, contrast_sd, nan_if_none
+from feedbackloop.engine.multiplicity import Method, adjust
 from feedbackloop.engine.result import INSUFFICIENT_DATA, OK, PreviousState, TemplateState
 from feedbackloop.engine.settings import EngineSettings
 
@@ -156,9 +156,9 @@ def decide(
     table["q_worse"], table["q_better"] = np.nan, np.nan
     if len(scored):
         p_better = stats.norm.cdf(scored["centred"] / scored["centred_se"])
-        method = "fdr_bh" if settings.decision_correction == "bh" else "holm"
-        table.loc[scored.index, "q_worse"] = multipletests(p_better, method=method)[1]
-        table.loc[scored.index, "q_better"] = multipletests(1 - p_better, method=method)[1]
+        method: Method = "bh" if settings.decision_correction == "bh" else "holm"
+        table.loc[scored.index, "q_worse"] = adjust(p_better, method)
+        table.loc[scored.index, "q_better"] = adjust(1 - p_better, method)
     current = {
         str(r.template_id): (str(r.status or "active"), bool(r.pinned))
         for r in templates[["template_id", "status", "pinned"]].fillna({"pinned": False}).itertuples()

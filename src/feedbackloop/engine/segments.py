@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from feedbackloop.engine.deal_rows import deal_rows, time_key
 from feedbackloop.engine.effects import Design, deal_design, fit_ridge_logit
+from feedbackloop.engine.multiplicity import adjust
 from feedbackloop.engine.patterns import count_patterns
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
 from feedbackloop.engine.settings import EngineSettings
@@ -39,7 +39,6 @@ UNKNOWN_SEGMENT = "unknown"
 OTHER_SEGMENT = "other"
 #: Segments given their own template × segment terms (the rest are pooled as "other").
 MAX_MODEL_SEGMENTS = 8
-_METHODS = {"bh": "fdr_bh", "holm": "holm"}
 
 
 def _with_segment(exposures: pd.DataFrame) -> pd.DataFrame:
@@ -228,7 +227,7 @@ def segment_interactions(
         return empty
     test_frame = pd.DataFrame(tests)
     p = test_frame["p_value"].fillna(1.0).to_numpy()
-    test_frame["q_value"] = multipletests(p, alpha=settings.alpha, method=_METHODS[settings.fdr_method])[1]
+    test_frame["q_value"] = adjust(p, settings.fdr_method)
     test_frame["significant"] = test_frame["q_value"] < settings.alpha
     cell_frame = pd.DataFrame(cells).merge(test_frame[["template_id", "significant"]], on="template_id")
     sig = cell_frame["significant"]

@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from statsmodels.stats.multitest import multipletests
 
 from feedbackloop.engine.effects import deal_design, fit_ridge_logit
 from feedbackloop.engine.exposure import naive_utc
+from feedbackloop.engine.multiplicity import adjust
 from feedbackloop.engine.settings import EngineSettings
 from feedbackloop.errors import EngineError
 
@@ -51,8 +51,6 @@ TREND_COLUMNS = (
     "raw_rule_fired",
     "data_status",
 )
-
-_MULTIPLETESTS_METHOD = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def trend_windows(
@@ -147,9 +145,7 @@ def detect_declines(
         tested = status == "ok"
         if tested.any():
             p_value[tested] = norm.cdf(change[tested] / change_se[tested])
-            q_value[tested] = multipletests(
-                p_value[tested], alpha=settings.alpha, method=_MULTIPLETESTS_METHOD[settings.fdr_method]
-            )[1]
+            q_value[tested] = adjust(p_value[tested], settings.fdr_method)
     declining = (status == "ok") & (np.nan_to_num(q_value, nan=1.0) < settings.alpha) & raw_fired
     return pd.DataFrame(
         {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -10,7 +12,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from feedbackloop import analysis
 from feedbackloop.cli import app
+from feedbackloop.engine import pipeline
 from feedbackloop.engine.settings import DataStatus
 from feedbackloop.store import Store, TenantRef
 from feedbackloop.store.models import AnalysisRun, DealRow, DecisionRow, MessageRow, TemplateRow
@@ -212,3 +216,13 @@ def test_report_table_shows_the_same_data_as_json(store: Store) -> None:
         assert insight[:40] in table.replace("\n", " ") or insight.split()[0] in table
     for rec in report["recommendations"]:
         assert rec["action"] in table
+
+
+def test_analysis_loads_the_engine_columns_without_importing_the_engine() -> None:
+    """analysis.py names the engine's columns itself so that the frames load while the engine imports."""
+    assert analysis.ENGINE_DEAL_COLUMNS == pipeline.DEAL_COLUMNS
+    assert analysis.ENGINE_TEMPLATE_COLUMNS == pipeline.TEMPLATE_COLUMNS
+    assert set(analysis.ENGINE_MESSAGE_COLUMNS) <= set(pipeline.MESSAGE_COLUMNS)
+    code = "import sys, feedbackloop.analysis; print('feedbackloop.engine' in sys.modules)"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"

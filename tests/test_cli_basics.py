@@ -52,3 +52,12 @@ def test_sync_needs_a_crm_tenant() -> None:
     no_tenant = run("sync")
     assert no_tenant.returncode == 2
     assert "no tenants yet" in no_tenant.stderr
+
+
+def test_building_the_cli_imports_no_heavy_module() -> None:
+    """`--help` and completion stay fast: the commands import the store, connectors and engine themselves."""
+    code = "import sys, feedbackloop.cli; print(' '.join(sys.modules))"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = {"pandas", "sqlalchemy", "scipy", "statsmodels", "requests", "simple_salesforce", "pydantic"}
+    heavy |= {"feedbackloop.store", "feedbackloop.engine", "feedbackloop.connectors.hubspot.client"}
+    assert heavy.isdisjoint(imported.stdout.split())

@@ -7,8 +7,6 @@ from typing import Any
 import typer
 
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
-from feedbackloop.config.settings import masked
-from feedbackloop.store import Database
 
 __all__ = ["config_app", "db_app", "tenants_app"]
 
@@ -27,6 +25,8 @@ def config_show(ctx: typer.Context, fmt: OutputFormat = FormatOption) -> None:
 
     Example: feedbackloop config show --format json
     """
+    from feedbackloop.config.settings import masked
+
     data = masked(state(ctx).settings)
 
     def render(d: dict[str, Any]) -> None:
@@ -43,6 +43,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     Example: FEEDBACKLOOP_DATABASE_URL=postgresql+psycopg://127.0.0.1/test feedbackloop db upgrade
     """
+    from feedbackloop.store import Database
+
     settings = state(ctx).settings
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)

@@ -1,4 +1,9 @@
-"""What every CLI command shares: the lazily opened settings and store, output formats, the console."""
+"""What every CLI command shares: the lazily opened settings and store, output formats, the console.
+
+Every command module is imported to build the CLI, even for ``--help`` and shell completion, so these
+modules import the settings, the store (pandas, SQLAlchemy) and the engine only inside the commands
+that use them: at module level, only what option defaults and parameter types need.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,17 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from feedbackloop.config.settings import Settings, load_settings
 from feedbackloop.domain import to_jsonable
-from feedbackloop.store import Store, TenantRef, open_store
+
+if TYPE_CHECKING:
+    from feedbackloop.config.settings import Settings
+    from feedbackloop.store import Store, TenantRef
 
 __all__ = [
     "AppState",
@@ -48,12 +55,16 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from feedbackloop.config.settings import load_settings
+
             self._settings = load_settings(**self.overrides)
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from feedbackloop.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 

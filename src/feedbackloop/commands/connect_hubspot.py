@@ -6,9 +6,7 @@ import typer
 
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
 from feedbackloop.commands.connectors import FormatOption
-from feedbackloop.connectors.hubspot.client import DEFAULT_BASE_URL, HubSpotClient
-from feedbackloop.connectors.hubspot.oauth import lookup_hub_id, store_connection
-from feedbackloop.crypto import secret_box
+from feedbackloop.connectors.hubspot import DEFAULT_BASE_URL
 
 __all__ = ["connect_hubspot"]
 
@@ -34,6 +32,10 @@ def connect_hubspot(
 
     Example: feedbackloop connect hubspot --token pat-na1-… --tenant acme
     """
+    from feedbackloop.connectors.hubspot.client import HubSpotClient
+    from feedbackloop.connectors.hubspot.oauth import lookup_hub_id, store_connection
+    from feedbackloop.crypto import secret_box
+
     app = state(ctx)
     client = HubSpotClient(lambda: token, base_url=base_url, tenant_key=f"connect:{base_url}")
     try:

@@ -9,9 +9,7 @@ from pathlib import Path
 import typer
 
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
-from feedbackloop.connectors.salesforce.client import DEFAULT_API_VERSION
-from feedbackloop.connectors.salesforce.connect import connect_tenant
-from feedbackloop.connectors.salesforce.oauth import TokenSet
+from feedbackloop.connectors.salesforce import DEFAULT_API_VERSION
 from feedbackloop.errors import UsageError
 
 __all__ = ["connect_salesforce"]
@@ -51,6 +49,9 @@ def connect_salesforce(
     Example: feedbackloop connect salesforce --instance-url https://127.0.0.1:8443 --token TOKEN
     --ca-bundle sandbox-ca.pem --tenant acme
     """
+    from feedbackloop.connectors.salesforce.connect import connect_tenant
+    from feedbackloop.connectors.salesforce.oauth import TokenSet
+
     app = state(ctx)
     if ca_bundle is not None and not ca_bundle.is_file():
         raise UsageError(f"--ca-bundle {ca_bundle} is not a file")

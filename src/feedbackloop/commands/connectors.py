@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from feedbackloop.commands.common import OutputFormat, console, emit, err_console, simple_table, state
-from feedbackloop.connectors.base import SyncBatch
-from feedbackloop.connectors.registry import build_connector
-from feedbackloop.connectors.sync import SyncSummary, run_sync
 from feedbackloop.domain import to_jsonable
-from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
+
+if TYPE_CHECKING:
+    from feedbackloop.connectors.base import SyncBatch
+    from feedbackloop.connectors.sync import SyncSummary
 
 __all__ = ["check", "connect_app", "install", "sync", "writeback"]
 
@@ -36,6 +36,8 @@ def install(ctx: typer.Context, tenant: str | None = TenantOption, fmt: OutputFo
 
     Example: feedbackloop install --tenant acme
     """
+    from feedbackloop.connectors.registry import build_connector
+
     app = state(ctx)
     ref = app.tenant(tenant)
     report = build_connector(app.settings, app.store, ref).install()
@@ -47,6 +49,8 @@ def check(ctx: typer.Context, tenant: str | None = TenantOption, fmt: OutputForm
 
     Example: feedbackloop check --tenant acme --format json
     """
+    from feedbackloop.connectors.registry import build_connector
+
     app = state(ctx)
     ref = app.tenant(tenant)
     report = build_connector(app.settings, app.store, ref).check()
@@ -67,6 +71,10 @@ def sync(
 
     Example: feedbackloop sync --tenant acme --format json
     """
+    from feedbackloop.connectors.registry import build_connector
+    from feedbackloop.connectors.sync import run_sync
+    from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
+
     app = state(ctx)
     ref = app.tenant(tenant)
     connector = build_connector(app.settings, app.store, ref)
@@ -118,6 +126,7 @@ def writeback(
     Example: feedbackloop writeback --tenant acme --dry-run
     """
     from feedbackloop.analysis import analyze_tenant
+    from feedbackloop.connectors.registry import build_connector
     from feedbackloop.connectors.writeback import run_writeback
     from feedbackloop.store import utcnow
     from feedbackloop.store.runs import latest_run_result

@@ -9,13 +9,11 @@ anything is wrong. It never migrates or syncs (it may create the key file and an
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 import typer
 
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table
-from feedbackloop.config.settings import Settings, load_settings
 from feedbackloop.errors import (
     AuthError,
     ConfigError,
@@ -26,7 +24,10 @@ from feedbackloop.errors import (
     QuotaExhausted,
     RateLimited,
 )
-from feedbackloop.store import Database, Store, TenantRef
+
+if TYPE_CHECKING:
+    from feedbackloop.config.settings import Settings
+    from feedbackloop.store import Database, Store, TenantRef
 
 __all__ = ["Finding", "doctor", "run_checks"]
 
@@ -71,6 +72,10 @@ def _exception_advice(exc: FeedbackloopError, tenant: TenantRef) -> str:
 
 
 def _database(settings: Settings, out: list[Finding]) -> Database | None:
+    import sqlalchemy as sa
+
+    from feedbackloop.store import Database
+
     db = Database(settings.effective_database_url)
     try:
         current = db.current_revision()
@@ -91,6 +96,8 @@ def _database(settings: Settings, out: list[Finding]) -> Database | None:
 
 
 def _secret_key(settings: Settings, store: Store, out: list[Finding]) -> None:
+    import sqlalchemy as sa
+
     from feedbackloop.crypto import secret_box
     from feedbackloop.store.models import Credential
 
@@ -161,6 +168,9 @@ def _alerts(store: Store, tenant: TenantRef, out: list[Finding]) -> None:
 
 def run_checks(tenant: str | None = None) -> list[Finding]:
     """Every check, without touching anything; the CLI prints these."""
+    from feedbackloop.config.settings import load_settings
+    from feedbackloop.store import Store
+
     out: list[Finding] = []
     try:
         settings = load_settings()

@@ -14,13 +14,9 @@ from typing import Any
 
 import typer
 
-from feedbackloop.analysis import analyze_tenant, compute_analysis
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
 from feedbackloop.domain import TemplateStatus
-from feedbackloop.engine.report import render_report
-from feedbackloop.engine.result import clean
 from feedbackloop.errors import UsageError
-from feedbackloop.store.runs import decision_history, latest_decisions
 
 __all__ = ["analyze", "parse_as_of", "report", "templates_app"]
 
@@ -51,6 +47,8 @@ def parse_as_of(value: str | None) -> datetime:
 
 
 def _render_analysis(data: dict[str, Any]) -> None:
+    from feedbackloop.engine.report import render_report
+
     rows = [
         [t["template_id"], t["deals"], t["win_rate"], t["posterior_mean"], t["score"],
          (t.get("decision_numbers") or {}).get("p_better_than_average"), t["action"], t["status"],
@@ -81,6 +79,8 @@ def analyze(
 
     Example: feedbackloop analyze --as-of 2026-06-01 --format json
     """
+    from feedbackloop.analysis import analyze_tenant
+
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=True)
     data = analyze_tenant(app_state.store, ref, parse_as_of(as_of), seed=seed, dry_run=dry_run)
@@ -100,6 +100,9 @@ def report(
     Computed fresh (nothing is recorded). Example: feedbackloop report --format table
     Example: feedbackloop report --html dashboard.html (the charts, offline, in one file)
     """
+    from feedbackloop.analysis import compute_analysis
+    from feedbackloop.engine.report import render_report
+
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=True)
     data = compute_analysis(app_state.store, ref, parse_as_of(as_of), seed).to_dict()
@@ -119,6 +122,9 @@ def templates_list(
 
     Example: feedbackloop templates list --format json
     """
+    from feedbackloop.engine.result import clean
+    from feedbackloop.store.runs import latest_decisions
+
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=False)
     frame = app_state.store.templates_frame(ref).sort_values("template_id")
@@ -150,6 +156,8 @@ def templates_show(
 
     Example: feedbackloop templates show T01
     """
+    from feedbackloop.store.runs import decision_history
+
     app_state = state(ctx)
     ref = app_state.tenant(tenant, create=False)
     frame = app_state.store.templates_frame(ref)

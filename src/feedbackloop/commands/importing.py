@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from feedbackloop.commands.common import OutputFormat, console, emit, err_console, simple_table, state
-from feedbackloop.connectors.csvfiles import ImportReport, ProgressCallback, import_csv
+
+if TYPE_CHECKING:
+    from feedbackloop.connectors.csvfiles import ImportReport, ProgressCallback
 
 __all__ = ["import_command"]
 
@@ -71,6 +73,8 @@ def import_command(
         raise typer.BadParameter("give at least one of --deals, --messages, --templates")
     if rejects is not None and not skip_invalid:
         raise typer.BadParameter("--rejects is only used with --skip-invalid", param_hint="--rejects")
+    from feedbackloop.connectors.csvfiles import import_csv
+
     app = state(ctx)
     store = app.store
     size = sum(p.stat().st_size for p in (deals, messages, templates) if p is not None)

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
 from feedbackloop.domain import TemplateStatus
-from feedbackloop.engine.optimizer.abtest import ABTest
-from feedbackloop.engine.optimizer.state import (
-    load_optimizer,
-    load_or_build_optimizer,
-    load_test,
-    load_tests,
-    save_optimizer,
-    save_test,
-)
 from feedbackloop.errors import EngineError, UsageError
+
+if TYPE_CHECKING:
+    from feedbackloop.engine.optimizer.abtest import ABTest
 
 __all__ = ["select", "tests_app"]
 
@@ -64,6 +58,9 @@ def create_test(
 
     Example: feedbackloop tests create intro-v1 intro-v2 --allocation 50,50 --min-sample 200 --tenant acme
     """
+    from feedbackloop.engine.optimizer.abtest import ABTest
+    from feedbackloop.engine.optimizer.state import load_or_build_optimizer, save_optimizer
+
     app = state(ctx)
     ref = app.tenant(tenant)
     known = set(app.store.templates_frame(ref)["template_id"])
@@ -115,6 +112,8 @@ def list_tests_command(
 
     Example: feedbackloop tests list --tenant acme --format json
     """
+    from feedbackloop.engine.optimizer.state import load_tests
+
     app = state(ctx)
     data = [_summary(t) for t in load_tests(app.store, app.tenant(tenant))]
 
@@ -150,6 +149,8 @@ def show_test(
 
     Example: feedbackloop tests show 3f9a1c2b --tenant acme
     """
+    from feedbackloop.engine.optimizer.state import load_test
+
     app = state(ctx)
     test = load_test(app.store, app.tenant(tenant), test_id)
     data = {**test.to_state(), "comparisons": test.comparisons(), "srm_pvalue": test.srm_pvalue()}
@@ -198,6 +199,8 @@ def stop_test(
 
     Example: feedbackloop tests stop 3f9a1c2b --promote intro-v2 --tenant acme
     """
+    from feedbackloop.engine.optimizer.state import load_optimizer, load_test, save_optimizer, save_test
+
     app = state(ctx)
     ref = app.tenant(tenant)
     optimizer = load_optimizer(app.store, ref)
@@ -244,6 +247,8 @@ def select(
 
     Example: feedbackloop select --tenant acme --segment mid_market --position 2
     """
+    from feedbackloop.engine.optimizer.state import load_or_build_optimizer, save_optimizer
+
     app = state(ctx)
     ref = app.tenant(tenant)
     optimizer, built = load_or_build_optimizer(app.store, ref)

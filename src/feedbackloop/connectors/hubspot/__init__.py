@@ -1,8 +1,26 @@
 """HubSpot connector: client (auth, retry, limiter, cached SDK API objects), OAuth, streams and mapping,
-install and write-back. ``create_connector(settings, store, tenant)`` is what the registry calls."""
+install and write-back. ``create_connector(settings, store, tenant)`` is what the registry calls.
+
+The connector is imported on first use (:pep:`562`), and the client's default lives here: the CLI shows
+it in its ``--help`` without importing the client's HTTP stack, nor the connector and, through it, the
+engine."""
 
 from __future__ import annotations
 
-from feedbackloop.connectors.hubspot.connector import HubSpotConnector, create_connector
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["HubSpotConnector", "create_connector"]
+if TYPE_CHECKING:
+    from feedbackloop.connectors.hubspot.connector import HubSpotConnector, create_connector
+
+__all__ = ["DEFAULT_BASE_URL", "HubSpotConnector", "create_connector"]
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+
+
+def __getattr__(name: str) -> Any:
+    """The connector module's names, imported on first access."""
+    if name in ("HubSpotConnector", "create_connector"):
+        from feedbackloop.connectors.hubspot import connector
+
+        return getattr(connector, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

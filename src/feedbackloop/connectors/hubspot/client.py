@@ -32,6 +32,7 @@ import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
+from feedbackloop.connectors.hubspot import DEFAULT_BASE_URL
 from feedbackloop.connectors.limiter import SlidingWindowLimiter, limiter_for
 from feedbackloop.connectors.retry import TRANSIENT_STATUSES, RetryPolicy, Transient
 from feedbackloop.errors import AuthError, ConnectorError, PermissionDenied, RateLimited, RemoteError
@@ -47,7 +48,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-DEFAULT_BASE_URL = "https://api.hubapi.com"
 
 #: Seconds per attempt HubSpot's own SDKs wait for each rate-limit policy (reference §7).
 POLICY_WAITS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}

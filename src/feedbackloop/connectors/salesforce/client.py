@@ -28,6 +28,7 @@ from simple_salesforce.exceptions import (
 )
 
 from feedbackloop.connectors.retry import RetryPolicy, Transient
+from feedbackloop.connectors.salesforce import DEFAULT_API_VERSION
 from feedbackloop.errors import AuthError, ConnectorError, PermissionDenied, QuotaExhausted, RemoteError
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-DEFAULT_API_VERSION = "62.0"
 #: Error codes worth a retry even though they come with a 4xx/200 (record locks, shed load).
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"})
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")

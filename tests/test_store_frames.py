@@ -2,9 +2,10 @@
 
 Same columns, dtypes and rows, on every configured backend: a small simulated world plus hand-made
 rows with NULLs in every nullable column, a second tenant, and an empty tenant. Both fast readers are
-checked: the columnar one (ADBC, SQLite files) and the DBAPI one (PostgreSQL, and SQLite when the
-columnar reader cannot take the data). Row order is not part of the contract (a reader may scan the
-table or walk the tenant index), so rows are compared in a canonical order.
+checked: the columnar one (ADBC in a child process, SQLite files; forced here for small tables) and
+the DBAPI one (PostgreSQL, small tables, and SQLite when the columnar reader cannot take the data).
+Row order is not part of the contract (a reader may scan the table or walk the tenant index), so rows
+are compared in a canonical order.
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ def _assert_same(store: Store, tenant: Any, model: type[Any], columns: list[str]
     dbapi = _dbapi(store, tenant, model, names)
     if dbapi is not None:  # None: no rows (the store then asks the SQLAlchemy reader)
         pd.testing.assert_frame_equal(_canonical(dbapi), reference, check_exact=True)
-    path = columnar.sqlite_file(store.db.url)
-    if path is not None:
-        read = columnar.read_frames(path, [columnar.FrameRequest(_table(model), names)], tenant.id)[0]
-        if read is not None:
-            pd.testing.assert_frame_equal(_canonical(read), reference, check_exact=True)
+
+
+@pytest.fixture(autouse=True)
+def columnar_for_small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The columnar reader takes these small tables too (it normally leaves them to the DBAPI reader)."""
+    monkeypatch.setattr(columnar, "MIN_ROWS", 0)
 
 
 def _full(model: type[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,7 +190,7 @@ def test_columnar_reader_reads_sqlite_files(filled: Store, monkeypatch: pytest.M
     assert all(f is not None and len(f) > 0 for f in found)  # really read here, no silent fallback
     # the tenant's share decides between a table scan and an index walk: both give the same rows
     for share in (0.0, 2.0):
-        monkeypatch.setattr(columnar, "SCAN_SHARE", share)
+        monkeypatch.setenv("FEEDBACKLOOP_SQLITE_SCAN_SHARE", str(share))  # read by the reader process
         for model in MODELS:
             _assert_same(filled, world, model)
     together = filled.frames(world, [(DealRow, DEAL_COLUMNS), (MessageRow, None)])
@@ -242,3 +244,42 @@ def test_shared_key_is_one_sorted_categorical(filled: Store, monkeypatch: pytest
             reference = filled._frame_sqlalchemy(model, world, list(frame.columns))
             plain = frame.assign(deal_id=frame["deal_id"].astype(reference["deal_id"].dtype))
             pd.testing.assert_frame_equal(_canonical(plain), _canonical(reference), check_exact=True)
+
+
+def test_columnar_reader_takes_odd_paths(filled: Store, tmp_path: Path) -> None:
+    """The database file is opened through a read-only SQLite URI: odd path characters are escaped."""
+    source = columnar.sqlite_file(filled.db.url)
+    if source is None:
+        pytest.skip("the columnar reader is for SQLite files")
+    odd = tmp_path / "a dir #1 %20 ?x"
+    odd.mkdir()
+    copy = odd / "store.db"
+    with filled.db.engine.connect() as conn:
+        conn.exec_driver_sql(f"VACUUM INTO '{copy}'")
+    world = filled.resolve_tenant("world", create=False)
+    frame = columnar.read_frames(
+        copy, [columnar.FrameRequest(_table(TemplateRow), ["template_id"])], world.id
+    )[0]
+    assert frame is not None
+    assert sorted(frame["template_id"]) == sorted(filled.templates_frame(world)["template_id"])
+
+
+def test_small_tables_are_read_in_process(filled: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below MIN_ROWS the reader process is not started (it costs more than it saves)."""
+    monkeypatch.setattr(columnar, "MIN_ROWS", 50_000)
+
+    def not_started(*_: Any, **__: Any) -> None:
+        raise AssertionError("the reader process was started for a small table")
+
+    monkeypatch.setattr(columnar, "read_frames", not_started)
+    world = filled.resolve_tenant("world", create=False)
+    assert len(filled.frames(world, [(DealRow, None), (MessageRow, None)])[1]) > 1000
+
+
+def test_reader_process_failure_is_reported(tmp_path: Path) -> None:
+    """A file the reader process cannot read raises ColumnarReadError with its message (the store then
+    falls back to its own reader)."""
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    with pytest.raises(columnar.ColumnarReadError, match=r"(?i)not a database|file is not"):
+        columnar.read_frames(broken, [columnar.FrameRequest(_table(DealRow), ["deal_id"])], 1)

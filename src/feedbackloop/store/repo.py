@@ -245,15 +245,22 @@ class Store:
     def _columnar(
         self, tenant: TenantRef, wanted: Sequence[tuple[sa.Table, list[str]]], shared_key: str | None = None
     ) -> list[pd.DataFrame | None]:
-        """The columnar reader's frames (None where it found no rows or cannot read the database)."""
+        """The columnar reader's frames (None where it found no rows, the tables are small or it cannot
+        read the database)."""
         path = columnar.sqlite_file(self.db.url)
-        if path is not None:
+        if path is not None and self._largest(tenant, [table for table, _ in wanted]) >= columnar.MIN_ROWS:
             try:
                 requests = [columnar.FrameRequest(table, names) for table, names in wanted]
                 return columnar.read_frames(path, requests, tenant.id, shared_key=shared_key)
             except Exception as exc:  # e.g. ADBC missing or a value it cannot type: the DBAPI reader reads
                 log.debug("columnar read not used: %s: %s", exc.__class__.__name__, exc)
         return [None] * len(wanted)
+
+    def _largest(self, tenant: TenantRef, tables: Sequence[sa.Table]) -> int:
+        """The most rows the tenant has in any of ``tables`` (counted on the tenant index)."""
+        counts = [sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant.id) for t in tables]
+        with self.db.engine.connect() as conn:
+            return max(int(conn.scalar(query) or 0) for query in counts)
 
     def _frame(self, model: type[Any], tenant: TenantRef, columns: Sequence[str] | None) -> pd.DataFrame:
         """The fast readers (:mod:`~feedbackloop.store.columnar`, :mod:`~feedbackloop.store.frames`);

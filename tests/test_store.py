@@ -140,3 +140,15 @@ def test_timestamps_are_stored_in_utc_whatever_their_offset(store: Store) -> Non
         assert row is not None
         assert row.closed_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
         assert row.closed_at.tzinfo is not None
+
+
+def test_head_revision_is_alembics_head(store: Store) -> None:
+    """The constant every start checks against is the newest migration (Alembic's own head)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from feedbackloop.store.db import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config(store.db.engine)).get_current_head() == HEAD_REVISION
+    with store.db.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == store.db.current_revision()

@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from feedbackloop.analysis_input import (
+    ENGINE_DEAL_COLUMNS,
+    ENGINE_MESSAGE_COLUMNS,
+    ENGINE_TEMPLATE_COLUMNS,
+    SHARED_KEY,
+)
 from feedbackloop.errors import FeedbackloopError, UsageError
 from feedbackloop.store import Store, TenantRef, utcnow
 from feedbackloop.store.models import DealRow, MessageRow, TemplateRow
@@ -23,6 +29,7 @@ from feedbackloop.store.runs import latest_run_result, record_run
 if TYPE_CHECKING:
     from feedbackloop.engine.result import AnalysisResult
     from feedbackloop.engine.settings import EngineSettings
+    from feedbackloop.sqlite_arrow import Reader
 
 __all__ = [
     "ENGINE_DEAL_COLUMNS",
@@ -36,19 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: the message columns the engine reads (ids, channel, contact and sentiment are not used): loading
-#: only these saves a third of the time and memory of reading a large store
-ENGINE_MESSAGE_COLUMNS = (
-    "deal_id", "template_id", "sequence_id", "position", "direction", "sent_at", "opened", "clicked",
-    "replied", "objections",
-)  # fmt: skip
-#: the engine's ``DEAL_COLUMNS`` and ``TEMPLATE_COLUMNS`` (:mod:`feedbackloop.engine.pipeline`), repeated
-#: here so that the frames start loading before the engine is imported (a test checks that they agree)
-ENGINE_DEAL_COLUMNS = (
-    "deal_id", "outcome", "amount", "currency", "created_at", "closed_at", "segment", "industry",
-    "loss_reason", "competitor", "stage_lost", "sequence_id", "owner_id", "source",
-)  # fmt: skip
-ENGINE_TEMPLATE_COLUMNS = ("template_id", "name", "status", "pinned")
 
 
 def engine_settings(tenant: TenantRef) -> EngineSettings:
@@ -62,12 +56,15 @@ def engine_settings(tenant: TenantRef) -> EngineSettings:
         raise UsageError(f"invalid engine settings for tenant {tenant.name!r}: {exc}") from None
 
 
-def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int = 0) -> AnalysisResult:
+def compute_analysis(
+    store: Store, tenant: TenantRef, as_of: datetime, seed: int = 0, *, reader: Reader | None = None
+) -> AnalysisResult:
     """The engine's result over the tenant's data as of ``as_of`` (nothing recorded).
 
     The frames load in a background thread while this one imports the engine (scipy.stats, statsmodels:
-    ~0.7 s of CPU): the columnar reader steps SQLite without the GIL, so on a large store the import
-    costs little wall time.
+    ~0.7 s of CPU); on a large SQLite store they are read by a child process on the other core.
+    ``reader``: that child, started early (:func:`feedbackloop.analysis_input.start_reading`); it is
+    used if it read this tenant's tables, else discarded.
     """
     wanted = [
         (DealRow, ENGINE_DEAL_COLUMNS),
@@ -75,7 +72,7 @@ def compute_analysis(store: Store, tenant: TenantRef, as_of: datetime, seed: int
         (TemplateRow, ENGINE_TEMPLATE_COLUMNS),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-frames") as pool:
-        loading = pool.submit(store.frames, tenant, wanted, shared_key="deal_id")
+        loading = pool.submit(store.frames, tenant, wanted, shared_key=SHARED_KEY, reader=reader)
         from feedbackloop.engine.pipeline import run_analysis
         from feedbackloop.engine.result import PreviousState
 
@@ -119,15 +116,17 @@ def analyze_tenant(
     seed: int = 0,
     dry_run: bool = False,
     deliver: bool = True,
+    reader: Reader | None = None,
 ) -> dict[str, Any]:
     """Analyze and (unless ``dry_run``) record; returns the analyze JSON (with ``run_id`` when recorded).
+    ``reader`` as in :func:`compute_analysis`.
 
     With ``deliver`` (and not ``dry_run``) the run's new alerts go to the tenant's configured channels
     (:mod:`feedbackloop.notify`; nothing when none is configured), once per channel, key and period. A
     failed delivery is logged and retried by the next runs within a week; it never fails the analysis.
     """
     started_at = utcnow()
-    data = compute_analysis(store, tenant, as_of, seed).to_dict()
+    data = compute_analysis(store, tenant, as_of, seed, reader=reader).to_dict()
     if not dry_run:
         data["run_id"] = record_analysis(store, tenant, data, started_at)
         if deliver and tenant.settings.get("alerts"):

@@ -7,14 +7,16 @@ driver's connection can drop the locks that the store's own connections (Python'
 the same file, which the SQLite documentation lists as a way to corrupt a database ("How To Corrupt An
 SQLite Database File", 2.2.1; a test here saw a stale read). In a process of its own the driver is one
 more reader that locks like any other. The child also runs on the other core while the parent imports
-the engine. Only the standard library, pyarrow and the driver are imported here (fast start).
+the engine, and it can start before the parent has opened the store (:func:`start`). Only the
+standard library, pyarrow and the driver are imported here, so it starts fast.
 
-Protocol: ``argv`` = database file, tenant id, a JSON list of ``[table, [[column, kind], ...]]`` (kind
-as :func:`feedbackloop.store.frames.column_kind` names it) and optionally a shared key column; stdout =
-one Arrow IPC stream per table, in that order (a table without the tenant's rows is an empty stream);
-on failure a one-line message on stderr and exit status 1. The work that needs no Python objects is
-done here, beside the parent: text columns are dictionary-encoded, text times cast to timestamps, and
-the shared key of every table is encoded against one sorted dictionary of all its values.
+Protocol: ``argv`` = database file, tenant (``id:N``, ``name:NAME`` or ``only`` for the only tenant), a
+JSON list of ``[table, [columns...]]`` and optionally a shared key column. stdout = the tenant's id as
+8 bytes (little-endian, -1 when there is no such tenant, then nothing else), then one Arrow IPC stream
+per table in that order (a table without the tenant's rows is an empty stream). On failure: a one-line
+message on stderr and exit status 1. The work that needs no Python objects is done here: text columns
+are dictionary-encoded, text times cast to timestamps, and the shared key of every table is encoded
+against one sorted dictionary of all its values.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCAN_SHARE", "main", "prepare", "read_table", "share_key"]
+__all__ = [
+    "SCAN_SHARE", "Reader", "kind_of", "main", "prepare", "read_table", "resolve_tenant",
+    "share_key", "start",
+]  # fmt: skip
 
 #: Scan the whole table instead of walking the tenant index when the tenant holds at least this share
 #: of its rows: an index walk looks every row up by rowid (random reads), a scan reads pages in order.
@@ -34,20 +41,108 @@ __all__ = ["SCAN_SHARE", "main", "prepare", "read_table", "share_key"]
 SCAN_SHARE = float(os.environ.get("FEEDBACKLOOP_SQLITE_SCAN_SHARE", "0.2"))
 
 
-def read_table(path: str, table: str, columns: list[str], tenant_id: int) -> Any:
-    """The tenant's rows of ``table`` as a ``pyarrow.Table`` (no rows: an empty table of nulls)."""
+@dataclass
+class Reader:
+    """A running child (see the protocol): its answer is read once with :meth:`receive`; a reader that
+    is not needed must be :meth:`discard`-ed (the child would block on a full pipe)."""
+
+    path: str
+    tables: list[tuple[str, list[str]]]
+    key: str | None
+    process: subprocess.Popen[bytes]
+
+    def receive(self, tenant_id: int) -> list[Any] | None:
+        """The tables as ``pyarrow.Table``s; None when the child read another tenant (or none).
+        Raises RuntimeError with the child's message when it failed."""
+        import pyarrow as pa
+
+        stdout, stderr = self.process.stdout, self.process.stderr
+        assert stdout is not None
+        assert stderr is not None
+        try:
+            header = stdout.read(8)
+            read = int.from_bytes(header, "little", signed=True) if len(header) == 8 else None
+            same = read == tenant_id
+            tables = [pa.ipc.open_stream(stdout).read_all() for _ in self.tables] if same else []
+        except (pa.ArrowInvalid, OSError):
+            read, same, tables = None, False, []  # the child stopped early: its message says why
+        if read is not None and not same:
+            self.discard()
+            return None
+        message = stderr.read().decode(errors="replace").strip()
+        status = self.process.wait()
+        if status != 0 or len(tables) != len(self.tables):
+            raise RuntimeError(message or f"reader exited with status {status}")
+        return tables
+
+    def discard(self) -> None:
+        """Stop the child (if it still runs) and reap it; harmless after :meth:`receive`."""
+        if self.process.returncode is not None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+def start(path: str, tenant: str, tables: list[tuple[str, list[str]]], key: str | None) -> Reader:
+    """Start the child for ``tables`` of ``tenant`` (``id:N``, ``name:NAME`` or ``only``)."""
+    spec = json.dumps([[t, list(columns)] for t, columns in tables])
+    command = [sys.executable, "-m", "feedbackloop.sqlite_arrow", path, tenant, spec, *([key] if key else [])]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return Reader(path, [(t, list(columns)) for t, columns in tables], key, process)
+
+
+def kind_of(declared: str) -> str:
+    """How a column is read, from its declared SQLite type (as SQLAlchemy's types declare them)."""
+    declared = declared.upper()
+    if "BOOL" in declared:
+        return "bool"
+    if "DATE" in declared or "TIME" in declared:
+        return "time"
+    if "INT" in declared:
+        return "int"
+    if any(word in declared for word in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL")):
+        return "float"
+    return "text"
+
+
+def _connect(path: str) -> Any:
     import adbc_driver_sqlite.dbapi as adbc
+
+    # A plain absolute filename (SQLite takes only "file:" names as URIs), not mode=ro: a read-only
+    # connection cannot create the WAL index (-shm) when no other connection has it open.
+    conn = adbc.connect(path)
+    with conn.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 30000")  # wait for writers, as the store's connections do
+    return conn
+
+
+def resolve_tenant(path: str, tenant: str) -> int:
+    """The tenant's id (-1 when there is none): by id, by name, or the only tenant."""
+    with _connect(path) as conn, conn.cursor() as cursor:
+        if tenant.startswith("id:"):
+            return int(tenant[3:])
+        if tenant.startswith("name:"):
+            cursor.execute("SELECT id FROM tenants WHERE name = ?", (tenant[5:],))
+        else:
+            cursor.execute("SELECT id FROM tenants")
+        rows = cursor.fetchall()
+    return int(rows[0][0]) if len(rows) == 1 else -1
+
+
+def read_table(path: str, table: str, columns: list[str], tenant_id: int) -> tuple[Any, dict[str, str]]:
+    """The tenant's rows of ``table`` as a ``pyarrow.Table`` (no rows: an empty table of nulls), and the
+    columns' kinds (:func:`kind_of`)."""
     import pyarrow as pa
 
     quote = '"{}"'.format
-    # A plain absolute filename (SQLite takes only "file:" names as URIs), not mode=ro: a read-only
-    # connection cannot create the WAL index (-shm) when no other connection has it open.
-    with adbc.connect(path) as conn, conn.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout = 30000")  # wait for writers, as the store's connections do
+    with _connect(path) as conn, conn.cursor() as cursor:
+        cursor.execute(f"PRAGMA table_info({quote(table)})")
+        kinds = {str(row[1]): kind_of(str(row[2])) for row in cursor.fetchall()}
         cursor.execute(f"SELECT count(*) FROM {quote(table)} WHERE tenant_id = ?", (tenant_id,))
         mine = int(cursor.fetchone()[0])  # type: ignore[index]
         if mine == 0:
-            return pa.table({c: pa.nulls(0) for c in columns})
+            return pa.table({c: pa.nulls(0) for c in columns}), kinds
         cursor.execute(f"SELECT count(*) FROM {quote(table)}")
         everything = int(cursor.fetchone()[0])  # type: ignore[index]
         scan = " NOT INDEXED" if mine >= SCAN_SHARE * everything else ""
@@ -55,7 +150,7 @@ def read_table(path: str, table: str, columns: list[str], tenant_id: int) -> Any
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(mine + 1)})
         names = ", ".join(quote(c) for c in columns)
         cursor.execute(f"SELECT {names} FROM {quote(table)}{scan} WHERE tenant_id = ?", (tenant_id,))
-        return cursor.fetch_arrow_table()
+        return cursor.fetch_arrow_table(), kinds
 
 
 def prepare(data: Any, kinds: dict[str, str]) -> Any:
@@ -93,35 +188,40 @@ def share_key(tables: list[Any], key: str) -> list[Any]:
     for t in tables:
         if key in t.column_names:
             indices = pc.index_in(t.column(key), value_set=ordered).combine_chunks().cast(pa.int32())
-            encoded = pa.DictionaryArray.from_arrays(indices, ordered)
-            t = t.set_column(t.column_names.index(key), key, encoded)
+            t = t.set_column(t.column_names.index(key), key, pa.DictionaryArray.from_arrays(indices, ordered))
         out.append(t)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Read the requested tables (two at a time) and write them to stdout as Arrow IPC streams."""
+    """Resolve the tenant, read the requested tables (two at a time) and write them to stdout."""
     import pyarrow as pa
 
+    out = sys.stdout.buffer
     try:
         args = argv if argv is not None else sys.argv[1:]
         path, tenant, spec = args[:3]
         key = args[3] if len(args) > 3 else None
-        requests = [(str(t), {str(c): str(k) for c, k in cols}) for t, cols in json.loads(spec)]
+        requests = [(str(t), [str(c) for c in columns]) for t, columns in json.loads(spec)]
+        tenant_id = resolve_tenant(path, tenant)
+        if tenant_id < 0:
+            out.write((-1).to_bytes(8, "little", signed=True))
+            out.flush()
+            return 0
 
-        def read(table: str, kinds: dict[str, str]) -> Any:
-            plain = {c: k for c, k in kinds.items() if c != key}  # the key is encoded across tables
-            return prepare(read_table(path, table, list(kinds), int(tenant)), plain)
+        def read(table: str, columns: list[str]) -> Any:
+            data, kinds = read_table(path, table, columns, tenant_id)
+            return prepare(data, {c: k for c, k in kinds.items() if c != key})  # the key: across tables
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(read, t, kinds) for t, kinds in requests]
+            futures = [pool.submit(read, t, columns) for t, columns in requests]
             tables = [f.result() for f in futures]
         if key:
             tables = share_key(tables, key)
     except Exception as exc:  # the parent falls back to its own reader and logs this line
         print(f"{exc.__class__.__name__}: {exc}".replace("\n", " "), file=sys.stderr)
         return 1
-    out = sys.stdout.buffer
+    out.write(tenant_id.to_bytes(8, "little", signed=True))
     for data in tables:
         with pa.ipc.new_stream(out, data.schema) as writer:
             writer.write_table(data)

@@ -8,15 +8,20 @@ changing a template's status.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from feedbackloop.commands.common import OutputFormat, console, emit, simple_table, state
+from feedbackloop.commands.common import AppState, OutputFormat, console, emit, simple_table, state
 from feedbackloop.domain import TemplateStatus
 from feedbackloop.errors import UsageError
+
+if TYPE_CHECKING:
+    from feedbackloop.sqlite_arrow import Reader
 
 __all__ = ["analyze", "parse_as_of", "report", "templates_app"]
 
@@ -65,6 +70,20 @@ def _render_analysis(data: dict[str, Any]) -> None:
     render_report(data, console)
 
 
+@contextmanager
+def _early_reader(app_state: AppState, tenant: str | None) -> Iterator[Reader | None]:
+    """Start reading the store's engine tables before the store and the engine are imported (on a
+    SQLite file; :mod:`feedbackloop.analysis_input`); whatever is not used is stopped on the way out."""
+    from feedbackloop.analysis_input import start_reading
+
+    reader = start_reading(app_state.settings.effective_database_url, tenant)
+    try:
+        yield reader
+    finally:
+        if reader is not None:
+            reader.discard()
+
+
 def analyze(
     ctx: typer.Context,
     tenant: str | None = TenantOption,
@@ -79,11 +98,13 @@ def analyze(
 
     Example: feedbackloop analyze --as-of 2026-06-01 --format json
     """
-    from feedbackloop.analysis import analyze_tenant
-
     app_state = state(ctx)
-    ref = app_state.tenant(tenant, create=True)
-    data = analyze_tenant(app_state.store, ref, parse_as_of(as_of), seed=seed, dry_run=dry_run)
+    with _early_reader(app_state, tenant) as reader:
+        from feedbackloop.analysis import analyze_tenant
+
+        ref = app_state.tenant(tenant, create=True)
+        when = parse_as_of(as_of)
+        data = analyze_tenant(app_state.store, ref, when, seed=seed, dry_run=dry_run, reader=reader)
     emit(data, fmt, _render_analysis)
 
 
@@ -100,12 +121,13 @@ def report(
     Computed fresh (nothing is recorded). Example: feedbackloop report --format table
     Example: feedbackloop report --html dashboard.html (the charts, offline, in one file)
     """
-    from feedbackloop.analysis import compute_analysis
-    from feedbackloop.engine.report import render_report
-
     app_state = state(ctx)
-    ref = app_state.tenant(tenant, create=True)
-    data = compute_analysis(app_state.store, ref, parse_as_of(as_of), seed).to_dict()
+    with _early_reader(app_state, tenant) as reader:
+        from feedbackloop.analysis import compute_analysis
+        from feedbackloop.engine.report import render_report
+
+        ref = app_state.tenant(tenant, create=True)
+        data = compute_analysis(app_state.store, ref, parse_as_of(as_of), seed, reader=reader).to_dict()
     if html is not None:
         from feedbackloop.dashboard import build_dashboard, render_dashboard, write_dashboard
 

@@ -13,9 +13,6 @@ back to the DBAPI reader (:mod:`feedbackloop.store.frames`) on anything this rea
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from feedbackloop.sqlite_arrow import Reader, start
 from feedbackloop.store.frames import Kind, column_kind
 
 if TYPE_CHECKING:
@@ -56,13 +54,20 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def read_frames(
-    path: Path, requests: Sequence[FrameRequest], tenant_id: int, *, shared_key: str | None = None
+    path: Path,
+    requests: Sequence[FrameRequest],
+    tenant_id: int,
+    *,
+    shared_key: str | None = None,
+    reader: Reader | None = None,
 ) -> list[pd.DataFrame | None]:
     """The requested tables' rows of a tenant as frames; None for a table without rows. With
     ``shared_key``, that text column comes back as one pandas Categorical shared by all the frames
-    (see :meth:`feedbackloop.store.repo.Store.frames`). Raises :class:`ColumnarReadError` when the
-    child cannot read (driver missing, a value it cannot type) and ImportError without pyarrow."""
-    tables = _fetch(path, requests, tenant_id, shared_key)
+    (see :meth:`feedbackloop.store.repo.Store.frames`). ``reader``: a child already started for these
+    tables (:func:`feedbackloop.analysis_input.start_reading`); used when it matches, else discarded.
+    Raises :class:`ColumnarReadError` when the child cannot read (driver missing, a value it cannot
+    type) and ImportError without pyarrow."""
+    tables = _fetch(path, requests, tenant_id, shared_key, reader)
     shared = _SharedKey()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="frames") as pool:
         futures = [pool.submit(_frame, r, t, shared_key) for r, t in zip(requests, tables, strict=True)]
@@ -78,27 +83,27 @@ class ColumnarReadError(RuntimeError):
 
 
 def _fetch(
-    path: Path, requests: Sequence[FrameRequest], tenant_id: int, shared_key: str | None
+    path: Path,
+    requests: Sequence[FrameRequest],
+    tenant_id: int,
+    shared_key: str | None,
+    reader: Reader | None,
 ) -> list[pa.Table]:
-    """The tenants' rows of the requested tables, as Arrow tables, from :mod:`feedbackloop.sqlite_arrow`."""
-    import pyarrow as pa
-
-    spec = json.dumps([[t.name, [[c, column_kind(t.c[c])] for c in columns]] for t, columns in requests])
-    command = [sys.executable, "-m", "feedbackloop.sqlite_arrow", str(path.resolve()), str(tenant_id), spec]
-    if shared_key:
-        command.append(shared_key)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
-        assert child.stdout is not None
-        assert child.stderr is not None
-        try:
-            tables = [pa.ipc.open_stream(child.stdout).read_all() for _ in requests]
-        except (pa.ArrowInvalid, OSError):
-            tables = []  # the child stopped early: its message says why
-        message = child.stderr.read().decode(errors="replace").strip()
-        status = child.wait()
-    if status != 0 or len(tables) != len(requests):
-        raise ColumnarReadError(message or f"reader exited with status {status}")
-    return tables
+    """The tenants' rows of the requested tables as Arrow tables, from :mod:`feedbackloop.sqlite_arrow`."""
+    tables = [(table.name, list(columns)) for table, columns in requests]
+    target = str(path.resolve())
+    if reader is not None and (reader.path, reader.tables, reader.key) != (target, tables, shared_key):
+        reader.discard()
+        reader = None
+    try:
+        received = reader.receive(tenant_id) if reader is not None else None
+        if received is None:  # not started yet, or started for another tenant
+            received = start(target, f"id:{tenant_id}", tables, shared_key).receive(tenant_id)
+    except RuntimeError as exc:
+        raise ColumnarReadError(str(exc)) from None
+    if received is None:
+        raise ColumnarReadError(f"tenant {tenant_id} not found by the reader")
+    return received
 
 
 class _SharedKey:
@@ -112,9 +117,9 @@ class _SharedKey:
     def encode(self, values: pa.ChunkedArray) -> pd.Categorical:
         import pyarrow as pa
 
-        if not pa.types.is_dictionary(values.type) or values.num_chunks != 1:
+        if not pa.types.is_dictionary(values.type):
             raise TypeError(f"shared key not encoded by the reader ({values.type})")
-        encoded = values.chunk(0)
+        encoded = values.combine_chunks()  # one chunk from the reader; equal dictionaries concatenate
         if self._dtype is None or not encoded.dictionary.equals(self._dictionary):
             if self._dtype is not None:
                 raise TypeError("shared key encoded against different dictionaries")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from feedbackloop.crypto import SecretBox
 from feedbackloop.errors import UsageError
+from feedbackloop.sqlite_arrow import Reader
 from feedbackloop.store import columnar
 from feedbackloop.store.db import Database
 from feedbackloop.store.frames import column_kind, read_frame
@@ -211,6 +212,7 @@ class Store:
         requests: Sequence[tuple[type[Any], Sequence[str] | None]],
         *,
         shared_key: str | None = None,
+        reader: Reader | None = None,
     ) -> list[pd.DataFrame]:
         """Several tables of a tenant at once, e.g. ``[(DealRow, cols), (MessageRow, cols)]``.
 
@@ -218,10 +220,12 @@ class Store:
         order within a frame is not defined (the readers may scan the table or walk an index). With
         ``shared_key`` (e.g. "deal_id"), that column comes back in every frame as a pandas Categorical of
         one dtype whose categories are all its distinct values, sorted: codes compare, join and sort as
-        the ids do, without hashing a million strings again (the engine's joins use them).
+        the ids do, without hashing a million strings again (the engine's joins use them). ``reader``:
+        a columnar read already started (:func:`feedbackloop.analysis_input.start_reading`); used when it
+        read these tables of this tenant, discarded otherwise.
         """
         wanted = [(model.__table__, self._columns(model, columns)) for model, columns in requests]
-        found = self._columnar(tenant, wanted, shared_key)
+        found = self._columnar(tenant, wanted, shared_key, reader)
         frames = [
             self._frame(model, tenant, names) if frame is None else frame
             for (model, _), (_, names), frame in zip(requests, wanted, found, strict=True)
@@ -243,7 +247,11 @@ class Store:
         return names
 
     def _columnar(
-        self, tenant: TenantRef, wanted: Sequence[tuple[sa.Table, list[str]]], shared_key: str | None = None
+        self,
+        tenant: TenantRef,
+        wanted: Sequence[tuple[sa.Table, list[str]]],
+        shared_key: str | None = None,
+        reader: Reader | None = None,
     ) -> list[pd.DataFrame | None]:
         """The columnar reader's frames (None where it found no rows, the tables are small or it cannot
         read the database)."""
@@ -251,9 +259,11 @@ class Store:
         if path is not None and self._largest(tenant, [table for table, _ in wanted]) >= columnar.MIN_ROWS:
             try:
                 requests = [columnar.FrameRequest(table, names) for table, names in wanted]
-                return columnar.read_frames(path, requests, tenant.id, shared_key=shared_key)
+                return columnar.read_frames(path, requests, tenant.id, shared_key=shared_key, reader=reader)
             except Exception as exc:  # e.g. ADBC missing or a value it cannot type: the DBAPI reader reads
                 log.debug("columnar read not used: %s: %s", exc.__class__.__name__, exc)
+        elif reader is not None:
+            reader.discard()
         return [None] * len(wanted)
 
     def _largest(self, tenant: TenantRef, tables: Sequence[sa.Table]) -> int:

@@ -1,0 +1,77 @@
+"""Reading the engine's tables early (a child process started before the store is open) gives the
+same analysis as reading them when the analysis asks, and a reader that does not fit is discarded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feedbackloop.analysis import compute_analysis
+from feedbackloop.analysis_input import ENGINE_TABLES, sqlite_path, start_reading
+from feedbackloop.connectors.csvfiles import import_csv
+from feedbackloop.sandbox.world import WorldConfig, generate_world
+from feedbackloop.store import Store, columnar
+
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_tenants(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    if sqlite_path(store.db.url) is None:
+        pytest.skip("early reading is for SQLite files")
+    monkeypatch.setattr(columnar, "MIN_ROWS", 0)  # these small tables go through the reader too
+    for name, seed in (("north", 1), ("south", 2)):
+        world = generate_world(WorldConfig(seed=seed, deals=300))
+        paths = world.to_csv(tmp_path / name)
+        import_csv(
+            store, name, deals=paths["deals"], messages=paths["messages"], templates=paths["templates"]
+        )
+    return store
+
+
+def test_early_reader_gives_the_same_analysis(two_tenants: Store) -> None:
+    tenant = two_tenants.resolve_tenant("south", create=False)
+    plain = compute_analysis(two_tenants, tenant, AS_OF).to_dict()
+    reader = start_reading(two_tenants.db.url, "south")
+    assert reader is not None
+    early = compute_analysis(two_tenants, tenant, AS_OF, reader=reader).to_dict()
+    assert reader.process.returncode == 0  # its tables were taken, not thrown away
+    assert early == plain
+
+
+def test_reader_of_another_tenant_is_discarded(two_tenants: Store) -> None:
+    tenant = two_tenants.resolve_tenant("south", create=False)
+    plain = compute_analysis(two_tenants, tenant, AS_OF).to_dict()
+    wrong = start_reading(two_tenants.db.url, "north")
+    assert wrong is not None
+    assert compute_analysis(two_tenants, tenant, AS_OF, reader=wrong).to_dict() == plain
+    assert wrong.process.returncode is not None  # reaped
+    several = start_reading(two_tenants.db.url, None)  # "the only tenant": there are two
+    assert several is not None
+    assert several.receive(tenant.id) is None
+    several.discard()
+
+
+def test_reader_answers_what_it_was_asked(two_tenants: Store) -> None:
+    tenant = two_tenants.resolve_tenant("north", create=False)
+    reader = start_reading(two_tenants.db.url, "north")
+    assert reader is not None
+    tables = reader.receive(tenant.id)
+    assert tables is not None
+    assert [t.column_names for t in tables] == [list(columns) for _, columns in ENGINE_TABLES]
+    assert tables[1].num_rows > 0
+    reader.discard()  # harmless after receive
+
+
+def test_sqlite_path(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    db.write_bytes(b"")
+    assert sqlite_path(f"sqlite:///{db}") == str(db.resolve())
+    assert sqlite_path(f"sqlite:///{db}?timeout=5") == str(db.resolve())
+    assert sqlite_path(f"sqlite:///{tmp_path / 'missing.db'}") is None
+    assert sqlite_path("sqlite://") is None
+    assert sqlite_path("sqlite:///:memory:") is None
+    assert sqlite_path("postgresql://localhost/test") is None
+    assert start_reading("postgresql://localhost/test", None) is None

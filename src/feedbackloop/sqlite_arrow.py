@@ -140,11 +140,11 @@ def read_table(path: str, table: str, columns: list[str], tenant_id: int) -> tup
         cursor.execute(f"PRAGMA table_info({quote(table)})")
         kinds = {str(row[1]): kind_of(str(row[2])) for row in cursor.fetchall()}
         cursor.execute(f"SELECT count(*) FROM {quote(table)} WHERE tenant_id = ?", (tenant_id,))
-        mine = int(cursor.fetchone()[0])  # type: ignore[index]
+        mine = int(cursor.fetchone()[0])
         if mine == 0:
             return pa.table({c: pa.nulls(0) for c in columns}), kinds
         cursor.execute(f"SELECT count(*) FROM {quote(table)}")
-        everything = int(cursor.fetchone()[0])  # type: ignore[index]
+        everything = int(cursor.fetchone()[0])
         scan = " NOT INDEXED" if mine >= SCAN_SHARE * everything else ""
         # one batch for all rows: the driver types each column from the values of its first batch
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(mine + 1)})

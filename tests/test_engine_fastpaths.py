@@ -189,3 +189,19 @@ def test_categorical_deal_ids_give_the_same_analysis() -> None:
         return result.to_dict()
 
     assert run(*as_categories) == run(deals, messages)
+
+
+def test_run_analysis_leaves_its_inputs_alone() -> None:
+    """The engine works on shallow copies (copy-on-write): the caller's frames are unchanged after a run
+    that rewrites deal ids, hides the future and fills statuses."""
+    from feedbackloop.engine.pipeline import run_analysis
+    from feedbackloop.sandbox.world import WorldConfig, generate_world
+
+    world = generate_world(WorldConfig(seed=6, deals=800))
+    frames = (world.deals_frame(), world.messages_frame(), world.templates_frame())
+    frames[2].loc[0, "status"] = None
+    before = [f.copy(deep=True) for f in frames]
+    early = world.now - pd.Timedelta(days=60)  # deals closed later become open in the engine's copy
+    run_analysis(*frames, EngineSettings(), early, np.random.default_rng(0))
+    for after, original in zip(frames, before, strict=True):
+        pd.testing.assert_frame_equal(after, original)

@@ -59,14 +59,21 @@ _TIMES = ("created_at", "closed_at", "sent_at")
 
 def _normalise(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
     """A copy with every expected column (missing ones as None) and UTC-aware time columns."""
-    frame = pd.DataFrame() if frame is None else frame.copy()
+    # shallow: under copy-on-write (pandas 3) writes to the copy never reach the caller's frame
+    frame = pd.DataFrame() if frame is None else frame.copy(deep=False)
     for column in columns:
         if column not in frame.columns:
             frame[column] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     for column in _TIMES:
-        if column in frame.columns:
+        if column in frame.columns and not _utc_times(frame[column]):
             frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
     return frame.reset_index(drop=True)
+
+
+def _utc_times(values: pd.Series) -> bool:
+    """Already UTC-aware datetimes (the store's frames): nothing to convert."""
+    dtype = values.dtype
+    return isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
 
 
 def _deal_codes(deals: pd.DataFrame, messages: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,7 +89,7 @@ def _deal_codes(deals: pd.DataFrame, messages: pd.DataFrame) -> tuple[pd.DataFra
     else:
         codes, ids = pd.factorize(left, sort=True)
         message_codes = pd.Index(ids).get_indexer(right)
-    deals, messages = deals.copy(), messages.copy()
+    deals, messages = deals.copy(deep=False), messages.copy(deep=False)
     if (codes < 0).any() or (message_codes < 0).any():
         deals["deal_id"] = np.where(codes >= 0, codes, np.nan)
         messages["deal_id"] = np.where(message_codes >= 0, message_codes, np.nan)

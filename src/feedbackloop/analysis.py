@@ -44,7 +44,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-
 def engine_settings(tenant: TenantRef) -> EngineSettings:
     """The tenant's engine overrides (``settings["engine"]``) over the defaults."""
     from feedbackloop.engine.settings import EngineSettings

@@ -31,7 +31,6 @@ from feedbackloop.engine.settings import EngineSettings
 __all__ = ["AlertOutcome", "alert_period", "build_alerts"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class AlertOutcome:
     """Alerts to emit now, the keys suppressed as already sent this period, and the keys to remember."""

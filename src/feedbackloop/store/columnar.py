@@ -35,6 +35,7 @@ __all__ = ["MIN_ROWS", "ColumnarReadError", "FrameRequest", "read_frames", "sqli
 #: pyarrow's import, costs more than reading them through Python's sqlite3).
 MIN_ROWS = 50_000
 
+
 class FrameRequest(NamedTuple):
     """One table's columns to read for a tenant."""
 

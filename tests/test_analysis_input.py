@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from feedbackloop.analysis import compute_analysis
-from feedbackloop.analysis_input import ENGINE_TABLES, sqlite_path, start_reading
+from feedbackloop.analysis_input import ENGINE_TABLES, start_reading
 from feedbackloop.connectors.csvfiles import import_csv
 from feedbackloop.sandbox.world import WorldConfig, generate_world
+from feedbackloop.sqlite_arrow import sqlite_file
 from feedbackloop.store import Store, columnar
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -19,7 +21,7 @@ AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
 @pytest.fixture
 def two_tenants(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    if sqlite_path(store.db.url) is None:
+    if sqlite_file(store.db.url) is None:
         pytest.skip("early reading is for SQLite files")
     monkeypatch.setattr(columnar, "MIN_ROWS", 0)  # these small tables go through the reader too
     for name, seed in (("north", 1), ("south", 2)):
@@ -65,13 +67,25 @@ def test_reader_answers_what_it_was_asked(two_tenants: Store) -> None:
     reader.discard()  # harmless after receive
 
 
-def test_sqlite_path(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
-    db.write_bytes(b"")
-    assert sqlite_path(f"sqlite:///{db}") == str(db.resolve())
-    assert sqlite_path(f"sqlite:///{db}?timeout=5") == str(db.resolve())
-    assert sqlite_path(f"sqlite:///{tmp_path / 'missing.db'}") is None
-    assert sqlite_path("sqlite://") is None
-    assert sqlite_path("sqlite:///:memory:") is None
-    assert sqlite_path("postgresql://localhost/test") is None
+def test_sqlite_file_reads_urls_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """The reader's own URL parsing (no SQLAlchemy import) names the file SQLAlchemy would open."""
+    (tmp_path / "x.db").write_bytes(b"")
+    (tmp_path / "a b.db").write_bytes(b"")
+    urls = [
+        f"sqlite:///{tmp_path / 'x.db'}",
+        f"sqlite:///{tmp_path / 'x.db'}?timeout=5",
+        f"sqlite+pysqlite:///{tmp_path / 'x.db'}",
+        f"sqlite:///{tmp_path / 'a b.db'}",
+        f"sqlite:///{tmp_path}/a%20b.db",
+        f"sqlite:///{tmp_path / 'missing.db'}",
+        "sqlite://",
+        "sqlite:///:memory:",
+        f"sqlite:///file:{tmp_path / 'x.db'}?mode=ro&uri=true",
+        "postgresql://localhost/test",
+    ]
+    for url in urls:
+        parsed = make_url(url)
+        name = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        usable = name and name != ":memory:" and not name.startswith("file:") and Path(name).is_file()
+        assert sqlite_file(url) == (str(Path(name).resolve()) if usable and name else None), url
     assert start_reading("postgresql://localhost/test", None) is None

@@ -197,8 +197,6 @@ def test_columnar_reader_reads_sqlite_files(filled: Store, monkeypatch: pytest.M
     alone = [filled.deals_frame(world, DEAL_COLUMNS), filled.messages_frame(world)]
     for both, one in zip(together, alone, strict=True):
         pd.testing.assert_frame_equal(_canonical(both), _canonical(one))
-    assert columnar.sqlite_file("sqlite://") is None
-    assert columnar.sqlite_file("postgresql://localhost/test") is None
 
 
 def test_odd_values_and_a_missing_driver(filled: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,3 +281,18 @@ def test_reader_process_failure_is_reported(tmp_path: Path) -> None:
     broken.write_bytes(b"not a database" * 100)
     with pytest.raises(columnar.ColumnarReadError, match=r"(?i)not a database|file is not"):
         columnar.read_frames(broken, [columnar.FrameRequest(_table(DealRow), ["deal_id"])], 1)
+
+
+def test_reader_kinds_agree_with_the_models(store: Store) -> None:
+    """The reader process types columns from the declared SQLite types (it does not import the models);
+    that must give the kind the parent converts by (:func:`~feedbackloop.store.frames.column_kind`)."""
+    if columnar.sqlite_file(store.db.url) is None:
+        pytest.skip("the reader process is for SQLite files")
+    from feedbackloop.sqlite_arrow import kind_of
+
+    with store.db.engine.connect() as conn:
+        for model in MODELS:
+            table = _table(model)
+            declared = {row[1]: row[2] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                assert kind_of(declared[column.name]) == frames_module.column_kind(column), column.name

@@ -9,9 +9,7 @@ and otherwise reads them itself. Light on purpose: only the standard library is 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from feedbackloop.sqlite_arrow import Reader, start
+from feedbackloop.sqlite_arrow import Reader, sqlite_file, start
 
 __all__ = [
     "ENGINE_DEAL_COLUMNS",
@@ -19,7 +17,6 @@ __all__ = [
     "ENGINE_TABLES",
     "ENGINE_TEMPLATE_COLUMNS",
     "SHARED_KEY",
-    "sqlite_path",
     "start_reading",
 ]
 
@@ -46,21 +43,10 @@ ENGINE_TABLES = (
 SHARED_KEY = "deal_id"
 
 
-def sqlite_path(database_url: str) -> str | None:
-    """The absolute path of an existing SQLite database file named by ``database_url``, else None."""
-    if not database_url.startswith("sqlite:///"):
-        return None
-    raw = database_url[len("sqlite:///") :].split("?", 1)[0]
-    if not raw or raw == ":memory:" or raw.startswith("file:"):
-        return None
-    path = Path(raw).expanduser()
-    return str(path.resolve()) if path.is_file() else None
-
-
 def start_reading(database_url: str, tenant: str | None) -> Reader | None:
     """Start reading the engine's tables of ``tenant`` (None: the only tenant) from a SQLite file;
     None for other databases. The caller must pass the reader on or discard it."""
-    path = sqlite_path(database_url)
+    path = sqlite_file(database_url)
     if path is None:
         return None
     who = f"name:{tenant}" if tenant else "only"

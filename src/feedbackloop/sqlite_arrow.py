@@ -26,13 +26,15 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "SCAN_SHARE", "Reader", "kind_of", "main", "prepare", "read_table", "resolve_tenant",
-    "share_key", "start",
+    "share_key", "sqlite_file", "start",
 ]  # fmt: skip
 
 #: Scan the whole table instead of walking the tenant index when the tenant holds at least this share
@@ -90,6 +92,20 @@ def start(path: str, tenant: str, tables: list[tuple[str, list[str]]], key: str 
     command = [sys.executable, "-m", "feedbackloop.sqlite_arrow", path, tenant, spec, *([key] if key else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return Reader(path, [(t, list(columns)) for t, columns in tables], key, process)
+
+
+def sqlite_file(database_url: str) -> str | None:
+    """The absolute path of the existing SQLite database file a SQLAlchemy URL names (any driver, the
+    name percent-decoded as SQLAlchemy does); None for other backends, in-memory databases and
+    ``file:`` URI names (they carry their own options)."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    name = urllib.parse.unquote(rest[1:].split("?", 1)[0])
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_file() else None
 
 
 def kind_of(declared: str) -> str:

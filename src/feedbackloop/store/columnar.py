@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from feedbackloop.sqlite_arrow import Reader, start
+from feedbackloop.sqlite_arrow import Reader, sqlite_file, start
 from feedbackloop.store.frames import Kind, column_kind
 
 if TYPE_CHECKING:
@@ -43,19 +42,8 @@ class FrameRequest(NamedTuple):
     columns: Sequence[str]
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for other backends and in-memory databases."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    if parsed.database.startswith("file:"):
-        return None  # URI filenames carry their own options; the DBAPI reader honours them
-    path = Path(parsed.database).expanduser()
-    return path if path.is_file() else None
-
-
 def read_frames(
-    path: Path,
+    path: str | Path,
     requests: Sequence[FrameRequest],
     tenant_id: int,
     *,
@@ -84,7 +72,7 @@ class ColumnarReadError(RuntimeError):
 
 
 def _fetch(
-    path: Path,
+    path: str | Path,
     requests: Sequence[FrameRequest],
     tenant_id: int,
     shared_key: str | None,
@@ -92,7 +80,7 @@ def _fetch(
 ) -> list[pa.Table]:
     """The tenants' rows of the requested tables as Arrow tables, from :mod:`feedbackloop.sqlite_arrow`."""
     tables = [(table.name, list(columns)) for table, columns in requests]
-    target = str(path.resolve())
+    target = str(Path(path).resolve())
     if reader is not None and (reader.path, reader.tables, reader.key) != (target, tables, shared_key):
         reader.discard()
         reader = None
@@ -148,7 +136,6 @@ def _frame(request: FrameRequest, data: pa.Table, shared_key: str | None) -> pd.
 def _column(kind: Kind, values: pa.ChunkedArray) -> pd.Series:
     """One column with the dtype the reference reader gives (pandas' inference over Python values)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = len(values)
     if values.null_count == n:  # all NULL: pandas keeps None in an object column (times: NaT)
@@ -156,25 +143,17 @@ def _column(kind: Kind, values: pa.ChunkedArray) -> pd.Series:
             return pd.to_datetime(pd.Series([None] * n, dtype=object), utc=True)
         return pd.Series(np.full(n, None, dtype=object))
     if kind == "text":
-        if pa.types.is_dictionary(values.type):  # encoded by the reader
-            values = values.cast(values.type.value_type) if values.num_chunks != 1 else values
-        if pa.types.is_dictionary(values.type):
-            encoded = values.chunk(0)
-        elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            encoded = pc.dictionary_encode(values).combine_chunks()
-        else:
-            raise TypeError(f"text column stored as {values.type}")
+        if not pa.types.is_dictionary(values.type) or values.type.value_type != pa.string():
+            raise TypeError(f"text column not encoded by the reader ({values.type})")
+        encoded = values.combine_chunks()  # one chunk from the reader
         # one Python string per distinct value (ids and categories repeat), as the DBAPI reader shares them
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         labels = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
         return pd.Series(labels[codes], copy=False).infer_objects()
     if kind == "time":
-        if not pa.types.is_timestamp(values.type):
-            try:
-                values = pc.cast(values, pa.timestamp("us"))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # not SQLAlchemy's own text format
-                parsed = pd.to_datetime(values.to_pandas(), utc=True, format="ISO8601").dt.tz_convert(None)
-                return pd.Series(parsed.dt.as_unit("us").dt.tz_localize("UTC"), copy=False)
+        if not pa.types.is_timestamp(values.type):  # text the reader could not cast: not SQLAlchemy's format
+            parsed = pd.to_datetime(values.to_pandas(), utc=True, format="ISO8601").dt.tz_convert(None)
+            return pd.Series(parsed.dt.as_unit("us").dt.tz_localize("UTC"), copy=False)
         return pd.Series(values.to_pandas(), copy=False).dt.tz_localize("UTC")
     numbers = values.to_numpy(zero_copy_only=False).astype(float)  # nulls as NaN
     missing = np.isnan(numbers)

@@ -256,7 +256,9 @@ class Store:
         """The columnar reader's frames (None where it found no rows, the tables are small or it cannot
         read the database)."""
         path = columnar.sqlite_file(self.db.url)
-        if path is not None and self._largest(tenant, [table for table, _ in wanted]) >= columnar.MIN_ROWS:
+        # a reader already started has paid its start: take its tables whatever their size
+        small = reader is None and self._largest(tenant, [table for table, _ in wanted]) < columnar.MIN_ROWS
+        if path is not None and not small:
             try:
                 requests = [columnar.FrameRequest(table, names) for table, names in wanted]
                 return columnar.read_frames(path, requests, tenant.id, shared_key=shared_key, reader=reader)

@@ -82,6 +82,28 @@ def test_render_report_prints_every_section_and_none_for_empty_ones() -> None:
         assert title in text
 
 
+def test_report_in_an_80_column_terminal_keeps_ids_numbers_and_statuses_whole() -> None:
+    # long names must wrap; ids, numbers, statuses and actions must never be cut off or folded
+    templates = [
+        {**_template(f"3000{i:02d}", score, action), "name": f"Step {i} · a rather long case study name #{i}",
+         "deals": 12345, "win_rate": 0.5421, "status": "deprecated" if action == "deprecate" else "promoted",
+         "decision_numbers": {"centred_score": score, "p_better_than_average": 0.987}}
+        for i, (score, action) in enumerate([(1.234, "promote"), (0.5, "promote"), (-1.086, "deprecate")])
+    ]  # fmt: skip
+    report = build_report({"overall": {"data_status": "ok"}, "templates": templates}, [], EngineSettings())
+    out = io.StringIO()
+    render_report({"as_of": "2026-06-01T00:00:00+00:00", "report": report}, Console(file=out, width=80))
+    text = out.getvalue()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    for t in templates:
+        row = next(line for line in lines if line.startswith(str(t["template_id"])))
+        for cell in ("12345", "0.542", f"{t['score']:.3f}", "0.987", t["status"], t["action"]):
+            assert f" {cell}" in row, (cell, row)
+    assert "a rather long case study name" not in text  # wrapped onto a second line, not cut
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feedbackloop.domain import to_jsonable
+from feedbackloop.tables import compact_table, wraps
 
 if TYPE_CHECKING:
     from feedbackloop.config.settings import Settings
@@ -94,14 +95,15 @@ def emit(data: Any, fmt: OutputFormat, render: Callable[[Any], None] | None = No
 
 
 def simple_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """A rich table with right-aligned numbers."""
-    table = Table(title=title, title_justify="left")
+    """A rich table with right-aligned numbers, of which only free-text columns wrap
+    (:func:`feedbackloop.tables.compact_table`)."""
     numeric = [
         bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
         for i in range(len(columns))
     ]
-    for name, is_num in zip(columns, numeric, strict=True):
-        table.add_column(name, justify="right" if is_num else "left")
-    for row in rows:
-        table.add_row(*("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    cells = [["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+    wrap = [wraps([r[i] for r in cells]) for i in range(len(columns))]
+    table = compact_table(title, columns, numeric, wrap)
+    for row in cells:
+        table.add_row(*row)
     return table

@@ -57,13 +57,13 @@ def _render_analysis(data: dict[str, Any]) -> None:
     rows = [
         [t["template_id"], t["deals"], t["win_rate"], t["posterior_mean"], t["score"],
          (t.get("decision_numbers") or {}).get("p_better_than_average"), t["action"], t["status"],
-         t["data_status"]]
+         str(t["data_status"]).replace("_", " ")]
         for t in data["templates"]
     ]  # fmt: skip
     console.print(
         simple_table(
             f"Templates as of {data['as_of']} (data: {data['data_status']})",
-            ["template", "deals", "win rate", "posterior", "score", "P(>avg)", "action", "status", "data"],
+            ["template", "deals", "win\nrate", "post.\nmean", "score", "P\n>avg", "action", "status", "data"],
             rows,
         )
     )

@@ -16,6 +16,7 @@ from rich.table import Table
 from feedbackloop.engine.decisions import Decision
 from feedbackloop.engine.result import NO_DATA, OK
 from feedbackloop.engine.settings import EngineSettings
+from feedbackloop.tables import compact_table, wraps
 
 __all__ = ["build_report", "recommendations", "render_report"]
 
@@ -25,6 +26,12 @@ _PERFORMER_FIELDS = (
     "template_id", "name", "deals", "win_rate", "posterior_mean", "score", "p_better_than_average",
     "status", "action",
 )  # fmt: skip
+#: column headers of the rendered tables, where the JSON key is long (the JSON keeps the keys)
+_HEADERS = {
+    "win_rate": "win\nrate",
+    "posterior_mean": "post.\nmean",
+    "p_better_than_average": "P\n>avg",
+}
 
 
 def recommendations(
@@ -191,13 +198,23 @@ def build_report(
 def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Table | str:
     if not rows:
         return f"[bold]{title}[/bold]: [dim](none)[/dim]"
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
-        table.add_column(c, justify="right" if numeric else "left")
-    for r in rows:
-        table.add_row(*(_cell(r.get(c)) for c in columns))
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    numeric = [any(_is_number(r.get(c)) for r in rows) for c in columns]
+    wrap = [wraps([row[i] for row in cells]) for i in range(len(columns))]
+    table = compact_table(title, [_HEADERS.get(c, c) for c in columns], numeric, wrap)
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+def _named(performers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Performer rows with id and name in one ``template`` cell (the name wraps, the id stays whole)."""
+    return [{**p, "template": " ".join(str(v) for v in (p.get(k) for k in ("template_id", "name")) if v)}
+            for p in performers]  # fmt: skip
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _cell(value: Any) -> str:
@@ -223,10 +240,10 @@ def render_report(data: Mapping[str, Any], console: Console) -> None:
     console.print(
         _table("Overall", ["metric", "value"], [{"metric": k, "value": overall.get(k)} for k in keys])
     )
-    cols = ["template_id", "name", "deals", "win_rate", "posterior_mean", "score",
-            "p_better_than_average", "status", "action"]  # fmt: skip
-    console.print(_table("Top performers", cols, report.get("top_performers") or []))
-    console.print(_table("Underperformers", cols, report.get("underperformers") or []))
+    cols = ["template", "deals", "win_rate", "posterior_mean", "score", "p_better_than_average", "status",
+            "action"]  # fmt: skip
+    console.print(_table("Top performers", cols, _named(report.get("top_performers") or [])))
+    console.print(_table("Underperformers", cols, _named(report.get("underperformers") or [])))
     alerts = data.get("alerts") or []
     if alerts:
         console.print(_table("Alerts", ["severity", "kind", "subject", "title", "period"], alerts))

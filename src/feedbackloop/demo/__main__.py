@@ -16,15 +16,16 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 
 import requests
 from rich.console import Console
-from rich.table import Table
 
 from feedbackloop.demo.crm import CrmRun, run_crm
 from feedbackloop.demo.summary import print_findings
 from feedbackloop.errors import FeedbackloopError
+from feedbackloop.tables import compact_table
 
 __all__ = ["main"]
 
@@ -81,7 +82,8 @@ def _hubspot_examples(url: str, token: str) -> list[str]:
     )
     response.raise_for_status()
     shown = [d["properties"] for d in response.json()["results"] if d["properties"].get("fl_template_scores")]
-    return [f"{p.get('dealname')}: {p['fl_template_scores'][:90]}" for p in shown[:3]]
+    return [f"{p.get('dealname')}: {shorten(p['fl_template_scores'], 90, placeholder=' …')}"
+            for p in shown[:3]]  # fmt: skip
 
 
 def crm_stage(console: Console) -> list[CrmRun]:
@@ -137,10 +139,9 @@ def _salesforce(console: Console, settings: Any, store: Any, handle: Any, truth:
 
 def summary_stage(console: Console, runs: list[CrmRun], elapsed: float) -> None:
     console.rule("3 · Summary")
-    table = Table(title="What feedbackloop did in each CRM", title_justify="left")
-    table.add_column("tenant", no_wrap=True)
-    for column in ("deals", "emails", "sync calls", "written", "failed", "write calls"):
-        table.add_column(column, justify="right")
+    columns = ["tenant", "deals", "emails", "sync\ncalls", "written", "failed", "write\ncalls"]
+    numeric = [c != "tenant" for c in columns]
+    table = compact_table("What feedbackloop did in each CRM", columns, numeric, [False] * len(columns))
     for run in runs:
         table.add_row(
             run.tenant,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textwrap import shorten
 from typing import Any
 
 import requests
@@ -39,7 +40,7 @@ def salesforce_examples(handle: Any) -> list[str]:
         return list(response.json()["records"])
 
     lines = [
-        f"{r['Name']}: {str(r['FL_Template_Scores__c'])[:90]}"
+        f"{r['Name']}: {shorten(str(r['FL_Template_Scores__c']), 90, placeholder=' …')}"
         for r in query(
             "SELECT Name, FL_Template_Scores__c FROM Opportunity WHERE FL_Template_Scores__c != null LIMIT 2"
         )

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.tables import compact_table
+
 __all__ = ["print_findings"]
 
 
@@ -15,16 +17,9 @@ def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
 
 
 def _template_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("template", "left"),
-        ("deals", "right"),
-        ("win rate", "right"),
-        ("95% interval", "right"),
-        ("score", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns = ["template", "deals", "win rate", "95% interval", "score", "status"]
+    numeric = [c not in ("template", "status") for c in columns]
+    table = compact_table(title, columns, numeric, [c == "template" for c in columns])
     for t in rows:
         table.add_row(
             str(t.get("name") or t["template_id"]),
@@ -53,9 +48,9 @@ def print_findings(
     console.print(_template_table("Bottom templates", scored[-5:][::-1]))
     declining = data.get("declining", [])
     if declining:
-        table = Table(title="Declining templates", title_justify="left")
-        for column in ("template", "recent", "historical", "change", "q-value"):
-            table.add_column(column, justify="left" if column == "template" else "right")
+        columns = ["template", "recent", "historical", "change", "q-value"]
+        numeric = [c != "template" for c in columns]
+        table = compact_table("Declining templates", columns, numeric, [c == "template" for c in columns])
         template_names = {str(t["template_id"]): t.get("name") for t in data.get("templates", [])}
         for d in declining:
             table.add_row(

@@ -2,17 +2,25 @@
 
 No I/O, no clock (an explicit ``as_of``), no global randomness. Core statistics live in ``exposure``,
 ``attribution``, ``stats``, ``effects`` and ``trends``; insights build on them.
+
+The names below load on first use, so that importing a light submodule (``engine.objections``, which
+the CRM connectors use on reply texts) does not import scipy and statsmodels with the whole engine.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from feedbackloop import pandas_options  # noqa: F401  (before any frame is built)
-from feedbackloop.engine.attribution import ATTRIBUTION_MODELS, attribute
-from feedbackloop.engine.effects import adjusted_effects, fit_ridge_logit
-from feedbackloop.engine.exposure import build_exposures
-from feedbackloop.engine.settings import DataStatus, EngineSettings
-from feedbackloop.engine.stats import BetaPrior, TemplateStats, fit_beta_prior, template_stats
-from feedbackloop.engine.trends import detect_declines
+
+if TYPE_CHECKING:
+    from feedbackloop.engine.attribution import ATTRIBUTION_MODELS, attribute
+    from feedbackloop.engine.effects import adjusted_effects, fit_ridge_logit
+    from feedbackloop.engine.exposure import build_exposures
+    from feedbackloop.engine.settings import DataStatus, EngineSettings
+    from feedbackloop.engine.stats import BetaPrior, TemplateStats, fit_beta_prior, template_stats
+    from feedbackloop.engine.trends import detect_declines
 
 __all__ = [
     "ATTRIBUTION_MODELS",
@@ -28,3 +36,28 @@ __all__ = [
     "fit_ridge_logit",
     "template_stats",
 ]
+
+#: exported name -> the submodule that defines it
+_HOME = {
+    "ATTRIBUTION_MODELS": "attribution",
+    "attribute": "attribution",
+    "adjusted_effects": "effects",
+    "fit_ridge_logit": "effects",
+    "build_exposures": "exposure",
+    "DataStatus": "settings",
+    "EngineSettings": "settings",
+    "BetaPrior": "stats",
+    "TemplateStats": "stats",
+    "fit_beta_prior": "stats",
+    "template_stats": "stats",
+    "detect_declines": "trends",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -7,16 +7,16 @@ same thread after the send (``ReplyToEmailMessageId`` and ``Status`` are case-on
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from feedbackloop.connectors.salesforce.mapping import parse_time
 from feedbackloop.domain import Message
+from feedbackloop.engine.objections import find_objections
 
 __all__ = [
     "CadenceStep",
@@ -82,17 +82,6 @@ def cadence_positions(steps: Iterable[Mapping[str, Any]]) -> dict[str, CadenceSt
 
 
 # -- replies ------------------------------------------------------------------------------------------
-def _objection_finder() -> Callable[[str | None], tuple[str, ...]]:
-    """The engine's keyword taxonomy when installed (branch `insights`), else no objections."""
-    try:
-        module = importlib.import_module("feedbackloop.engine.objections")
-    except ImportError:  # pragma: no cover - depends on what is merged
-        return lambda _text: ()
-    finder: Callable[[str | None], tuple[str, ...]] = module.find_objections
-    return finder
-
-
-find_objections = _objection_finder()
 
 #: Meeting intent and interest: what a positive sales reply says. Courtesy ("thanks") carries no weight.
 _POSITIVE = re.compile(

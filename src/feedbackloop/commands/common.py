@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feedbackloop.domain import to_jsonable
-from feedbackloop.tables import compact_table, wraps
+from feedbackloop.tables import compact_table
 
 if TYPE_CHECKING:
     from feedbackloop.config.settings import Settings
@@ -102,8 +102,4 @@ def simple_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
         for i in range(len(columns))
     ]
     cells = [["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
-    wrap = [wraps([r[i] for r in cells]) for i in range(len(columns))]
-    table = compact_table(title, columns, numeric, wrap)
-    for row in cells:
-        table.add_row(*row)
-    return table
+    return compact_table(title, columns, cells, numeric)

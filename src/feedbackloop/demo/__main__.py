@@ -140,10 +140,8 @@ def _salesforce(console: Console, settings: Any, store: Any, handle: Any, truth:
 def summary_stage(console: Console, runs: list[CrmRun], elapsed: float) -> None:
     console.rule("3 · Summary")
     columns = ["tenant", "deals", "emails", "sync\ncalls", "written", "failed", "write\ncalls"]
-    numeric = [c != "tenant" for c in columns]
-    table = compact_table("What feedbackloop did in each CRM", columns, numeric, [False] * len(columns))
-    for run in runs:
-        table.add_row(
+    cells = [
+        [
             run.tenant,
             f"{run.sync.get('deals', 0):,}",
             f"{run.sync.get('messages', 0):,}",
@@ -151,8 +149,12 @@ def summary_stage(console: Console, runs: list[CrmRun], elapsed: float) -> None:
             f"{run.writeback.get('updated', 0):,}",
             str(run.writeback.get("failed", 0)),
             str(run.writeback.get("api_calls", 0)),
-        )
-    console.print(table)
+        ]
+        for run in runs
+    ]
+    console.print(
+        compact_table("What feedbackloop did in each CRM", columns, cells, [c != "tenant" for c in columns])
+    )
     for run in runs:
         for line in run.examples:
             console.print(f"  [dim]{run.tenant}[/dim] {line}")

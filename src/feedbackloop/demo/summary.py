@@ -18,18 +18,20 @@ def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
 
 def _template_table(title: str, rows: list[dict[str, Any]]) -> Table:
     columns = ["template", "deals", "win rate", "95% interval", "score", "status"]
-    numeric = [c not in ("template", "status") for c in columns]
-    table = compact_table(title, columns, numeric, [c == "template" for c in columns])
-    for t in rows:
-        table.add_row(
+    cells = [
+        [
             str(t.get("name") or t["template_id"]),
             str(t["deals"]),
             _fmt(t.get("win_rate"), "{:.1%}"),
             f"{_fmt(t.get('ci_low'), '{:.1%}')} – {_fmt(t.get('ci_high'), '{:.1%}')}",
             _fmt(t.get("score"), "{:+.2f}"),
             str(t.get("status")),
-        )
-    return table
+        ]
+        for t in rows
+    ]
+    numeric = [c not in ("template", "status") for c in columns]
+    # the interval has spaces but must stay on one line: only the names wrap
+    return compact_table(title, columns, cells, numeric, [c == "template" for c in columns])
 
 
 def print_findings(
@@ -49,17 +51,18 @@ def print_findings(
     declining = data.get("declining", [])
     if declining:
         columns = ["template", "recent", "historical", "change", "q-value"]
-        numeric = [c != "template" for c in columns]
-        table = compact_table("Declining templates", columns, numeric, [c == "template" for c in columns])
         template_names = {str(t["template_id"]): t.get("name") for t in data.get("templates", [])}
-        for d in declining:
-            table.add_row(
+        cells = [
+            [
                 str(d.get("name") or template_names.get(str(d["template_id"])) or d["template_id"]),
                 _fmt(d.get("recent_win_rate"), "{:.1%}"),
                 _fmt(d.get("historical_win_rate"), "{:.1%}"),
                 _fmt(d.get("relative_change"), "{:+.0%}"),
                 _fmt(d.get("q_value"), "{:.3g}"),
-            )
+            ]
+            for d in declining
+        ]
+        table = compact_table("Declining templates", columns, cells, [c != "template" for c in columns])
         console.print(table)
     else:
         console.print("No template is declining significantly.")

@@ -9,10 +9,10 @@ the CRM connectors use on reply texts) does not import scipy and statsmodels wit
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feedbackloop import pandas_options  # noqa: F401  (before any frame is built)
+from feedbackloop.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from feedbackloop.engine.attribution import ATTRIBUTION_MODELS, attribute
@@ -54,10 +54,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -82,12 +81,6 @@ def _rate_drop(won: pd.Series, recent: pd.Series, hist: pd.Series) -> dict[str, 
     }
 
 
-def _adjust(p: Sequence[float], s: EngineSettings) -> np.ndarray:
-    if not len(p):
-        return np.array([])
-    return adjust(list(p), s.fdr_method)
-
-
 def _candidates(
     closed: pd.DataFrame, decisions: Sequence[Decision], as_of: datetime, s: EngineSettings
 ) -> list[dict[str, Any]]:
@@ -130,7 +123,7 @@ def _segment_alerts(
         drop = _rate_drop(closed["won"], recent & in_seg, hist & in_seg)
         if min(drop["recent_deals"], drop["historical_deals"]) >= s.segment_min_deals:
             rows.append((name, drop))
-    q = _adjust([d["p_value"] for _, d in rows], s)
+    q = adjust([d["p_value"] for _, d in rows], s.fdr_method)
     return [
         _alert(
             "segment_decline", name, "medium", f"Win rate declining in segment {name}", {**d, "q_value": qv}
@@ -161,7 +154,7 @@ def _competitor_alerts(
         rows.append(
             (str(name), {**data, "historical_share": h_share, "relative_change": change, "p_value": p})
         )
-    q = _adjust([d["p_value"] for _, d in rows], s)
+    q = adjust([d["p_value"] for _, d in rows], s.fdr_method)
     return [
         _alert("competitor_surge", name, "medium", f"More deals lost to {name}", {**d, "q_value": qv})
         for (name, d), qv in zip(rows, q, strict=True)

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
+from feedbackloop.engine.distinct import per_distinct
 from feedbackloop.engine.logit import LogitFit, fit_ridge_logit
 from feedbackloop.engine.settings import EngineSettings
 
@@ -113,10 +114,9 @@ def _covariate_blocks(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, list[
         return np.nan_to_num((x - np.nanmean(x)) / sd)[:, None], [name]
     # Levels are the values as text, missing ones "unknown", ordered as ``value_counts`` orders them
     # (by count, from counts listed in order of first appearance); each distinct value is handled once.
-    codes, uniques = pd.factorize(values)
-    text = np.asarray([str(u) for u in uniques] + ["unknown"], dtype=object)
-    label_of, labels = pd.factorize(text)
-    row_label = label_of[codes]  # code -1 (missing) takes the last entry: "unknown"
+    codes, text = per_distinct(values, str, "unknown")
+    label_of, labels = pd.factorize(text)  # values that print alike are one level
+    row_label = label_of[codes]
     counts = np.bincount(row_label, minlength=len(labels))
     first = np.full(len(labels), len(row_label))
     np.minimum.at(first, row_label, np.arange(len(row_label)))

@@ -16,7 +16,7 @@ from rich.table import Table
 from feedbackloop.engine.decisions import Decision
 from feedbackloop.engine.result import NO_DATA, OK
 from feedbackloop.engine.settings import EngineSettings
-from feedbackloop.tables import compact_table, wraps
+from feedbackloop.tables import compact_table
 
 __all__ = ["build_report", "recommendations", "render_report"]
 
@@ -200,11 +200,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
         return f"[bold]{title}[/bold]: [dim](none)[/dim]"
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     numeric = [any(_is_number(r.get(c)) for r in rows) for c in columns]
-    wrap = [wraps([row[i] for row in cells]) for i in range(len(columns))]
-    table = compact_table(title, [_HEADERS.get(c, c) for c in columns], numeric, wrap)
-    for row in cells:
-        table.add_row(*row)
-    return table
+    return compact_table(title, [_HEADERS.get(c, c) for c in columns], cells, numeric)
 
 
 def _named(performers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from feedbackloop.engine.deal_rows import deal_rows, time_key
+from feedbackloop.engine.distinct import per_distinct
 from feedbackloop.engine.effects import Design, deal_design, fit_ridge_logit
 from feedbackloop.engine.multiplicity import adjust
 from feedbackloop.engine.patterns import count_patterns
@@ -43,11 +44,10 @@ MAX_MODEL_SEGMENTS = 8
 
 def _with_segment(exposures: pd.DataFrame) -> pd.DataFrame:
     """The exposure columns the segment insights use, with the segment as text ("unknown" if missing).
-    Segments repeat over many rows: each distinct value is converted once."""
+    Each distinct segment is converted once (:func:`~feedbackloop.engine.distinct.per_distinct`)."""
     frame = exposures[["deal_id", "template_id", "won", "segment"]].copy()
-    codes, uniques = pd.factorize(frame["segment"])
-    labels = np.asarray([str(u) for u in uniques] + [UNKNOWN_SEGMENT], dtype=object)
-    frame["segment"] = pd.Series(labels[codes], index=frame.index, dtype=object).astype(str)  # -1: missing
+    codes, labels = per_distinct(frame["segment"], str, UNKNOWN_SEGMENT)
+    frame["segment"] = pd.Series(labels[codes], index=frame.index, dtype=object).astype(str)
     frame["won"] = frame["won"].astype(bool)
     return frame
 

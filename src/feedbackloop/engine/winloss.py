@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from feedbackloop.engine.deal_rows import deal_rows, time_key
+from feedbackloop.engine.distinct import per_distinct
 from feedbackloop.engine.exposure import naive_utc
 from feedbackloop.engine.objections import parse_objections
 from feedbackloop.engine.result import INSUFFICIENT_DATA, NO_DATA, OK, records
@@ -62,8 +63,8 @@ def loss_breakdown(closed: pd.DataFrame, column: str) -> pd.DataFrame:
 def competitor_losses(closed: pd.DataFrame) -> pd.DataFrame:
     """Per named competitor: deals, lost, share of all lost deals, and our win rate against them."""
     cols = ["competitor", "deals", "lost", "share_of_losses", "win_rate"]
-    codes, uniques = pd.factorize(closed["competitor"])  # each distinct name is trimmed once
-    names = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)[codes]  # -1: missing
+    codes, labels = per_distinct(closed["competitor"], lambda u: str(u).strip(), "")  # each name trimmed once
+    names = labels[codes]
     named = names != ""
     if not named.any():
         return pd.DataFrame(columns=cols)

@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from feedbackloop.sqlite_arrow import Reader, sqlite_file, start
-from feedbackloop.store.frames import Kind, column_kind
+from feedbackloop.store.frames import Kind, column_kind, number_column
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -155,14 +155,4 @@ def _column(kind: Kind, values: pa.ChunkedArray) -> pd.Series:
             parsed = pd.to_datetime(values.to_pandas(), utc=True, format="ISO8601").dt.tz_convert(None)
             return pd.Series(parsed.dt.as_unit("us").dt.tz_localize("UTC"), copy=False)
         return pd.Series(values.to_pandas(), copy=False).dt.tz_localize("UTC")
-    numbers = values.to_numpy(zero_copy_only=False).astype(float)  # nulls as NaN
-    missing = np.isnan(numbers)
-    if kind == "float":
-        return pd.Series(numbers)
-    if not missing.any():
-        return pd.Series(numbers.astype(bool if kind == "bool" else np.int64))
-    if kind == "int":
-        return pd.Series(numbers)
-    out = np.full(n, None, dtype=object)
-    out[~missing] = numbers[~missing].astype(bool)
-    return pd.Series(out)
+    return number_column(kind, values.to_numpy(zero_copy_only=False).astype(float))  # nulls as NaN

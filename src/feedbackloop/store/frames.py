@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-__all__ = ["Kind", "column_kind", "read_frame"]
+__all__ = ["Kind", "column_kind", "number_column", "read_frame"]
 
 Kind = Literal["text", "float", "int", "bool", "time"]
 
@@ -68,7 +68,13 @@ def _finish(kind: Kind, chunks: list[Any]) -> Any:
             return pd.to_datetime(pd.Series([None] * sum(map(len, chunks)), dtype=object), utc=True)
         naive = [c.tz_convert(None).as_unit("us").to_numpy() for c in chunks]
         return pd.Series(np.concatenate(naive)).dt.tz_localize("UTC")
-    values = np.concatenate(chunks)
+    return number_column(kind, np.concatenate(chunks))
+
+
+def number_column(kind: Kind, values: np.ndarray[Any, Any]) -> pd.Series:
+    """A number or bool column from floats (NaN where NULL) with the dtype ``read_sql`` gives: int or
+    bool without NULLs, float for numbers with NULLs, object (None) for bools with NULLs or all NULL.
+    Shared by this reader and the columnar one (:mod:`feedbackloop.store.columnar`)."""
     missing = np.isnan(values)
     if missing.all():  # all NULL: pandas keeps None in an object column
         return pd.Series(np.full(len(values), None, dtype=object))

@@ -7,7 +7,9 @@ engine."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from feedbackloop.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from feedbackloop.connectors.salesforce.connector import SalesforceConnector, create_connector
@@ -17,10 +19,4 @@ __all__ = ["DEFAULT_API_VERSION", "SalesforceConnector", "create_connector"]
 DEFAULT_API_VERSION = "62.0"
 
 
-def __getattr__(name: str) -> Any:
-    """The connector module's names, imported on first access."""
-    if name in ("SalesforceConnector", "create_connector"):
-        from feedbackloop.connectors.salesforce import connector
-
-        return getattr(connector, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"SalesforceConnector": "connector", "create_connector": "connector"})
